@@ -1,0 +1,50 @@
+"""Checkpoints: a dict of tensors and plain values, written atomically, read without unpickling code.
+
+``torch.load(weights_only=True)`` only rebuilds tensors and primitive containers, so a checkpoint
+from an untrusted source cannot run code. Writes go to a temporary file that replaces the target
+only once complete, so a crash never leaves a truncated checkpoint behind.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dataset.atomic import atomic_path
+
+FORMAT = "roboloop.checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A file is not a roboloop checkpoint (or not one this version can read)."""
+
+
+def save_checkpoint(path: str | Path, agent: str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (tensors, numbers, strings, lists, dicts) for agent type ``agent``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, "agent": agent, **payload}, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely; errors say what the file is and what was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; pass the checkpoint.pt written by scripts/train.py")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt/unsafe files
+        raise CheckpointError(
+            f"{path} could not be read as a weights-only roboloop checkpoint ({e}). Files that "
+            "need arbitrary unpickling are refused on purpose; re-save with save_checkpoint()."
+        ) from e
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a roboloop checkpoint (expected format={FORMAT!r})")
+    if data.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint version {data.get('version')}, this code reads {VERSION}")
+    return data

@@ -1,0 +1,17 @@
+"""Scripted experts that act on the privileged ``state`` observation, for demonstrations."""
+
+from agents.experts.push_cube import PushCubeExpert
+from envs.errors import EnvConfigError
+
+EXPERTS = {"roboloop/PushCube-v0": PushCubeExpert}
+
+
+def make_expert(env_id: str) -> PushCubeExpert:
+    """The scripted expert for ``env_id``; lists the ids that have one on a miss."""
+    if env_id not in EXPERTS:
+        raise EnvConfigError(
+            f"no scripted expert for {env_id!r}; experts exist for: {sorted(EXPERTS)}")
+    return EXPERTS[env_id]()
+
+
+__all__ = ["EXPERTS", "PushCubeExpert", "make_expert"]

@@ -1,0 +1,28 @@
+"""Demonstration dataset: per-episode parquet + lossless mp4 files (LeRobot v2.1-style layout).
+
+numpy/pyarrow/imageio-ffmpeg only (no torch, no env imports). See docs/dataset.md.
+"""
+
+from dataset.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from dataset.episode import Episode, EpisodeMeta
+from dataset.errors import DatasetExistsError, DatasetFormatError
+from dataset.reader import DemoDataset
+from dataset.video_io import read_video, write_video
+from dataset.windows import Windows, make_windows
+from dataset.writer import DatasetWriter
+
+__all__ = [
+    "DatasetExistsError",
+    "DatasetFormatError",
+    "DatasetWriter",
+    "DemoDataset",
+    "Episode",
+    "EpisodeMeta",
+    "Windows",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "make_windows",
+    "read_video",
+    "write_video",
+]

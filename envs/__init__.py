@@ -1,0 +1,20 @@
+"""roboloop environments: Gymnasium tasks whose logic is written once and run on a physics backend.
+
+Importing this package registers every task id (``roboloop/<Task>-v<N>``) with Gymnasium through
+string entry points, so no simulator is imported until ``gymnasium.make`` is called.
+"""
+
+from envs.errors import EnvConfigError, InvalidActionError, PhysicsInstabilityError, RoboloopError
+from envs.headless import configure_headless_rendering
+from envs.registry import make, registered_ids
+
+configure_headless_rendering()
+
+__all__ = [
+    "EnvConfigError",
+    "InvalidActionError",
+    "PhysicsInstabilityError",
+    "RoboloopError",
+    "make",
+    "registered_ids",
+]

@@ -1,0 +1,59 @@
+"""The seam between task logic and physics backends.
+
+A :class:`Task` decides *what* an episode is (initial layout, observation vectors, reward, success)
+from a backend-neutral scene state. A :class:`Scene` decides *how* it is simulated (model, actuators,
+cameras). :class:`envs.task_env.TaskEnv` composes one of each into a Gymnasium env, so porting a
+task to a new backend means writing a scene, never touching the task.
+"""
+
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Scene(Protocol):
+    """A simulated world for one task; all state lives here."""
+
+    action_dim: int  # normalized action size, read from the model (e.g. MuJoCo ``nu``)
+    control_dt: float  # seconds of simulated time per env step
+    cameras: tuple[str, ...]  # names accepted by ``render``
+
+    def reset(self, layout: Any) -> None:
+        """Put the world in the task's initial layout (positions, goal, ...)."""
+
+    def apply_action(self, action: np.ndarray) -> None:
+        """Set actuator commands from a normalized action in [-1, 1], shape (action_dim,)."""
+
+    def step(self) -> str | None:
+        """Advance one control step; return a description of a physics blow-up, else None."""
+
+    def read(self) -> Any:
+        """Return the task-level state (a small NamedTuple of floats)."""
+
+    def render(self, camera: str, width: int, height: int) -> np.ndarray:
+        """RGB image (height, width, 3) uint8 from a named camera."""
+
+    def close(self) -> None:
+        """Release renderers and simulator handles."""
+
+
+class Task(Protocol):
+    """Backend-neutral task logic over the scene state returned by :meth:`Scene.read`."""
+
+    state_names: tuple[str, ...]  # one name per entry of ``state_vector``
+    proprio_names: tuple[str, ...]  # one name per entry of ``proprio_vector``
+
+    def sample_layout(self, rng: np.random.Generator) -> Any:
+        """Draw an initial layout; the same generator state gives the same layout on any backend."""
+
+    def state_vector(self, state: Any) -> np.ndarray:
+        """Privileged observation, float32 (len(state_names),)."""
+
+    def proprio_vector(self, state: Any) -> np.ndarray:
+        """Robot-only observation, float32 (len(proprio_names),)."""
+
+    def reward_terms(self, state: Any, action: np.ndarray) -> dict[str, float]:
+        """Named reward terms; the env's reward is their sum."""
+
+    def outcome(self, state: Any) -> tuple[bool, str | None]:
+        """(success, failure reason or None); either one ends the episode as terminated."""

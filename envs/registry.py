@@ -1,0 +1,41 @@
+"""Task registration with Gymnasium (lazy string entry points) and a ``make`` that lists valid ids."""
+
+from typing import Any
+
+import gymnasium as gym
+
+NAMESPACE = "roboloop"
+
+# id -> entry point. Bump the version when dynamics, reward or observations change.
+_TASKS: dict[str, str] = {
+    f"{NAMESPACE}/PushCube-v0": "envs.tasks.push_cube:make_push_cube_env",
+}
+
+
+def register_all() -> None:
+    """Register every roboloop id with Gymnasium; idempotent."""
+    for env_id, entry_point in _TASKS.items():
+        if env_id not in gym.registry:
+            # Our envs enforce their own horizon and validate actions themselves, so Gymnasium's
+            # TimeLimit wrapper is not added; the passive checker still runs on the first step.
+            gym.register(id=env_id, entry_point=entry_point)
+
+
+def registered_ids() -> list[str]:
+    """All roboloop env ids, sorted."""
+    return sorted(_TASKS)
+
+
+def make(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make`` for roboloop ids, failing with the list of valid ids on a typo."""
+    if env_id not in _TASKS:
+        from envs.errors import EnvConfigError
+
+        raise EnvConfigError(
+            f"unknown env id {env_id!r}; valid roboloop ids: {', '.join(registered_ids())}. "
+            "Pick one of them (ids are case-sensitive and carry a version suffix)."
+        )
+    return gym.make(env_id, **kwargs)
+
+
+register_all()

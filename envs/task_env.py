@@ -1,0 +1,141 @@
+"""A Gymnasium env composed of a backend-neutral Task and a backend-specific Scene."""
+
+import logging
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.contracts import Scene, Task
+from envs.errors import EnvConfigError, InvalidActionError, PhysicsInstabilityError
+
+logger = logging.getLogger(__name__)
+
+OBS_MODES = ("state", "rgb")
+RENDER_MODES = ("rgb_array",)
+
+
+class TaskEnv(gym.Env):
+    """Single-step env: validates the action, steps the scene, scores with the task.
+
+    Observations: ``obs_mode="state"`` gives the privileged state vector (Box). Image modes give a
+    dict with ``"state"`` (privileged, for experts and relabelling), ``"proprio"`` and one
+    ``"<camera>_rgb"`` image (H, W, 3) uint8 per camera; learning agents choose their keys.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 20}
+
+    def __init__(
+        self,
+        task: Task,
+        scene: Scene,
+        *,
+        obs_mode: str = "state",
+        render_mode: str | None = None,
+        max_episode_steps: int = 150,
+        image_size: int = 96,
+        render_size: int = 256,
+        camera: str | None = None,
+    ) -> None:
+        _check_choice("obs_mode", obs_mode, OBS_MODES)
+        if render_mode is not None:
+            _check_choice("render_mode", render_mode, RENDER_MODES)
+        if max_episode_steps < 1:
+            raise EnvConfigError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        self.task, self.scene = task, scene
+        self.camera = camera or scene.cameras[0]
+        _check_choice("camera", self.camera, scene.cameras)
+        self.obs_mode, self.render_mode = obs_mode, render_mode
+        self.max_episode_steps, self.image_size, self.render_size = (
+            max_episode_steps, image_size, render_size)
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
+        self.action_space = spaces.Box(-1.0, 1.0, (scene.action_dim,), np.float32)
+        self.observation_space = self._make_observation_space()
+        self._action_shape = (scene.action_dim,)
+        self._t = 0
+        self._needs_reset = True
+        self._state: Any = None
+
+    def _make_observation_space(self) -> spaces.Space:
+        state = spaces.Box(-np.inf, np.inf, (len(self.task.state_names),), np.float32)
+        if self.obs_mode == "state":
+            return state
+        size = (self.image_size, self.image_size, 3)
+        return spaces.Dict({
+            "state": state,
+            "proprio": spaces.Box(-np.inf, np.inf, (len(self.task.proprio_names),), np.float32),
+            f"{self.camera}_rgb": spaces.Box(0, 255, size, np.uint8),
+        })
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        """Start an episode from a layout drawn with the env's seeded generator."""
+        super().reset(seed=seed)
+        self.scene.reset(self.task.sample_layout(self.np_random))
+        self._t, self._needs_reset = 0, False
+        self._state = self.scene.read()
+        return self._observe(self._state), {"is_success": False}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Apply one normalized action for ``scene.control_dt`` seconds."""
+        if self._needs_reset:
+            raise PhysicsInstabilityError(
+                "step() called on an episode that has ended (or was never reset); "
+                "call env.reset() first")
+        a = self._check_action(action)
+        self.scene.apply_action(a)
+        instability = self.scene.step()
+        self._t += 1
+        state = self._state = self.scene.read()
+        terms = self.task.reward_terms(state, a)
+        success, failure = self.task.outcome(state)
+        info: dict[str, Any] = {"reward_terms": terms, "is_success": success}
+        terminated = success or failure is not None
+        truncated = self._t >= self.max_episode_steps
+        if failure is not None:
+            info["failure"] = failure
+        if instability is not None:
+            # Not an MDP terminal state: the episode is cut off and flagged, never continued.
+            logger.warning("physics unstable at step %d: %s", self._t, instability)
+            info.update(instability=instability, is_success=False)
+            terminated, truncated = False, True
+        if terminated or truncated:
+            self._needs_reset = True
+        return self._observe(state), sum(terms.values()), terminated, truncated, info
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float32)
+        if a.shape != self._action_shape:
+            raise InvalidActionError(
+                f"action has shape {a.shape}, expected {self._action_shape} "
+                f"(action_space={self.action_space}). Pass one action per step; an agent that "
+                "predicts chunks should queue them itself.")
+        if not np.isfinite(a).all():
+            raise InvalidActionError(f"action contains NaN or inf: {a}; fix the policy output")
+        return np.clip(a, -1.0, 1.0)
+
+    def _observe(self, state: Any) -> Any:
+        vec = self.task.state_vector(state)
+        if self.obs_mode == "state":
+            return vec
+        size = self.image_size
+        return {
+            "state": vec,
+            "proprio": self.task.proprio_vector(state),
+            f"{self.camera}_rgb": self.scene.render(self.camera, size, size),
+        }
+
+    def render(self) -> np.ndarray | None:
+        """RGB frame (render_size, render_size, 3) from the default camera, for videos."""
+        if self.render_mode is None:
+            return None
+        return self.scene.render(self.camera, self.render_size, self.render_size)
+
+    def close(self) -> None:
+        """Release the scene's renderers."""
+        self.scene.close()
+
+
+def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
+    if value not in allowed:
+        raise EnvConfigError(f"{name}={value!r} is not supported; valid choices: {list(allowed)}")

@@ -1,0 +1,1 @@
+"""Task logic (initial distribution, reward, success), written once and independent of the backend."""

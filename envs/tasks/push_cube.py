@@ -1,0 +1,115 @@
+"""PushCube: a planar pusher pushes a cube into a goal disk on a table.
+
+Backend-neutral: the layout distribution, observations, reward and success are defined here over
+:class:`PushCubeState`; scenes (``envs/scenes/*_push_cube.py``) only simulate. Units: metres,
+radians, seconds. The table spans the xy-plane, centred on the origin.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from envs.scenes import load_scene
+
+CUBE_HALF = 0.025  # cube half edge
+PUSHER_RADIUS = 0.015
+PUSHER_RANGE = 0.3  # pusher joint limit: |x|, |y| <= this
+MAX_SPEED = 0.25  # pusher speed at |action| = 1, m/s
+GOAL_TOLERANCE = 0.03  # success when the cube centre is this close to the goal
+CUBE_SPAWN = 0.12  # cube starts in [-CUBE_SPAWN, CUBE_SPAWN]^2
+GOAL_SPAWN = 0.18
+PUSHER_SPAWN = 0.2
+MIN_SEPARATION = 0.08  # between cube and goal, and cube and pusher, at spawn
+OUT_OF_REACH = PUSHER_RANGE - 0.02  # cube beyond this cannot be pushed back: episode fails
+
+BACKENDS = {"mujoco": "envs.scenes.mujoco_push_cube:MujocoPushCubeScene"}
+
+
+@dataclass(frozen=True)
+class PushCubeLayout:
+    """An episode's initial configuration."""
+
+    pusher_xy: tuple[float, float]
+    cube_xy: tuple[float, float]
+    cube_yaw: float
+    goal_xy: tuple[float, float]
+
+
+class PushCubeState(NamedTuple):
+    """Task-level state read from a scene each step."""
+
+    pusher_x: float
+    pusher_y: float
+    pusher_vx: float
+    pusher_vy: float
+    cube_x: float
+    cube_y: float
+    cube_yaw: float
+    goal_x: float
+    goal_y: float
+
+
+class PushCubeTask:
+    """Initial distribution, observations, reward and success of PushCube."""
+
+    state_names = (
+        "pusher_x", "pusher_y", "pusher_vx", "pusher_vy", "cube_x", "cube_y",
+        "cube_cos4yaw", "cube_sin4yaw", "goal_x", "goal_y",
+        "cube_minus_pusher_x", "cube_minus_pusher_y", "goal_minus_cube_x", "goal_minus_cube_y",
+    )
+    proprio_names = ("pusher_x", "pusher_y", "pusher_vx", "pusher_vy")
+
+    def sample_layout(self, rng: np.random.Generator) -> PushCubeLayout:
+        """Uniform cube, goal and pusher positions, kept apart by ``MIN_SEPARATION``."""
+        cube = rng.uniform(-CUBE_SPAWN, CUBE_SPAWN, 2)
+        goal = _sample_away(rng, GOAL_SPAWN, cube)
+        pusher = _sample_away(rng, PUSHER_SPAWN, cube)
+        yaw = float(rng.uniform(-math.pi, math.pi))
+        return PushCubeLayout(tuple(pusher), tuple(cube), yaw, tuple(goal))
+
+    def state_vector(self, s: PushCubeState) -> np.ndarray:
+        """(14,) float32; the cube yaw enters as cos/sin of 4*yaw (the cube's 4-fold symmetry)."""
+        return np.array((
+            s.pusher_x, s.pusher_y, s.pusher_vx, s.pusher_vy, s.cube_x, s.cube_y,
+            math.cos(4 * s.cube_yaw), math.sin(4 * s.cube_yaw), s.goal_x, s.goal_y,
+            s.cube_x - s.pusher_x, s.cube_y - s.pusher_y, s.goal_x - s.cube_x, s.goal_y - s.cube_y,
+        ), dtype=np.float32)
+
+    def proprio_vector(self, s: PushCubeState) -> np.ndarray:
+        """(4,) float32: pusher position and velocity."""
+        return np.array((s.pusher_x, s.pusher_y, s.pusher_vx, s.pusher_vy), dtype=np.float32)
+
+    def reward_terms(self, s: PushCubeState, action: np.ndarray) -> dict[str, float]:
+        """Dense shaping: approach the cube, bring the cube to the goal, small effort cost."""
+        cube_goal = math.hypot(s.goal_x - s.cube_x, s.goal_y - s.cube_y)
+        return {
+            "reach": -0.5 * math.hypot(s.cube_x - s.pusher_x, s.cube_y - s.pusher_y),
+            "push": -2.0 * cube_goal,
+            "effort": -0.01 * float(action @ action),
+            "success": 5.0 if cube_goal < GOAL_TOLERANCE else 0.0,
+        }
+
+    def outcome(self, s: PushCubeState) -> tuple[bool, str | None]:
+        """Success inside the goal disk; failure once the cube leaves the pusher's reach."""
+        if math.hypot(s.goal_x - s.cube_x, s.goal_y - s.cube_y) < GOAL_TOLERANCE:
+            return True, None
+        if abs(s.cube_x) > OUT_OF_REACH or abs(s.cube_y) > OUT_OF_REACH:
+            return False, "cube_out_of_reach"
+        return False, None
+
+
+def _sample_away(rng: np.random.Generator, half: float, avoid: np.ndarray) -> np.ndarray:
+    """Uniform point in [-half, half]^2 at least ``MIN_SEPARATION`` from ``avoid``."""
+    while True:
+        p = rng.uniform(-half, half, 2)
+        if np.hypot(*(p - avoid)) >= MIN_SEPARATION:
+            return p
+
+
+def make_push_cube_env(backend: str = "mujoco", **env_kwargs: Any) -> Any:
+    """Entry point of ``roboloop/PushCube-v0``; ``env_kwargs`` go to :class:`TaskEnv`."""
+    from envs.task_env import TaskEnv
+
+    return TaskEnv(PushCubeTask(), load_scene(BACKENDS, backend), **env_kwargs)

@@ -1,0 +1,103 @@
+"""Loop callbacks that record: demonstrations into a dataset, and rollout videos as MP4."""
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dataset import DatasetWriter, Episode
+from dataset.video_io import write_video
+from loop.protocols import Agent, Callback
+from loop.rollout import EpisodeResult, Step
+
+
+def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:
+    """Dict observations pass through; a flat (state-mode) observation is stored as ``state``."""
+    return obs if isinstance(obs, dict) else {"state": obs}
+
+
+class EpisodeRecorder(Callback):
+    """Buffers each episode's (observation, action, reward) and commits it to a dataset at the end.
+
+    With ``success_only`` failed episodes are dropped; ``saved`` counts committed episodes. With
+    ``relabel`` the stored action is ``relabel.act(obs)`` (e.g. the clean expert action while a
+    noisy or learner policy drives the env: DART, DAgger) instead of the executed one.
+    """
+
+    def __init__(self, writer: DatasetWriter, *, success_only: bool = False,
+                 relabel: Agent | None = None) -> None:
+        self.writer, self.success_only, self.relabel = writer, success_only, relabel
+        self.saved = 0
+        self._seed: int | None = None
+        self._obs: list[dict[str, np.ndarray]] = []
+        self._actions: list[np.ndarray] = []
+        self._rewards: list[float] = []
+
+    def on_reset(self, obs: Any, info: dict, seed: int | None) -> None:
+        """Start a new buffer; recorded episodes must be seeded to be reproducible."""
+        if seed is None:
+            raise ValueError("EpisodeRecorder needs seeded resets so episodes can be recreated")
+        self._seed, self._obs, self._actions, self._rewards = seed, [], [], []
+
+    def on_step(self, step: Step) -> None:
+        """Keep the observation the action was chosen on, the action and its reward."""
+        self._obs.append(as_obs_dict(step.obs))
+        action = step.action if self.relabel is None else self.relabel.act(step.obs)
+        self._actions.append(np.asarray(action, dtype=np.float32))
+        self._rewards.append(step.reward)
+
+    def on_episode_end(self, result: EpisodeResult) -> None:
+        """Commit the episode atomically (or drop it if failed and ``success_only``)."""
+        if self.success_only and not result.success:
+            return
+        keys = self._obs[0].keys()
+        self.writer.add_episode(Episode(
+            seed=int(self._seed),
+            observations={k: np.stack([o[k] for o in self._obs]) for k in keys},
+            actions=np.stack(self._actions),
+            rewards=np.asarray(self._rewards, dtype=np.float32),
+            success=result.success,
+            terminated=result.terminated,
+            truncated=result.truncated,
+            extra={"reason": result.reason},
+        ))
+        self.saved += 1
+
+
+class VideoRecorder(Callback):
+    """Writes ``env.render()`` frames of the first ``max_videos`` episodes to ``out_dir``.
+
+    One file per episode, ``episode_<seed>.mp4``, holding T+1 frames (the reset frame and one per
+    step), H.264 yuv420p so any player opens it.
+    """
+
+    def __init__(self, env: gym.Env, out_dir: str | Path, *, max_videos: int = 1) -> None:
+        if env.render_mode != "rgb_array":
+            raise ValueError(
+                f"VideoRecorder needs an env made with render_mode='rgb_array', got "
+                f"{env.render_mode!r}; pass render_mode='rgb_array' to gymnasium.make")
+        self.env, self.out_dir, self.max_videos = env, Path(out_dir), max_videos
+        self.paths: list[Path] = []
+        self._frames: list[np.ndarray] | None = None
+        self._seed: int | None = None
+
+    def on_reset(self, obs: Any, info: dict, seed: int | None) -> None:
+        """Start capturing if fewer than ``max_videos`` were written."""
+        self._seed = seed
+        self._frames = [self.env.render()] if len(self.paths) < self.max_videos else None
+
+    def on_step(self, step: Step) -> None:
+        """Capture the frame after the step."""
+        if self._frames is not None:
+            self._frames.append(self.env.render())
+
+    def on_episode_end(self, result: EpisodeResult) -> None:
+        """Encode the captured frames."""
+        if self._frames is None:
+            return
+        path = self.out_dir / f"episode_{self._seed}.mp4"
+        fps = self.env.metadata.get("render_fps", 20)
+        write_video(path, np.stack(self._frames), fps=fps, lossless=False)
+        self.paths.append(path)
+        self._frames = None

@@ -1,0 +1,64 @@
+"""What every script shares: run directories, resolved configs, metrics files, held-out evaluation.
+
+Scripts are thin Hydra apps; they import this module as a sibling (``python scripts/<name>.py``).
+"""
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+import envs
+from dataset.atomic import atomic_write_text
+from loop.evaluation import EvalSummary, check_disjoint, evaluate, evaluation_seeds
+from loop.protocols import Agent
+from loop.recorders import VideoRecorder
+
+log = logging.getLogger("roboloop")
+
+
+def start_run(cfg: DictConfig) -> Path:
+    """The Hydra run directory, with the fully resolved config saved as ``config.yaml``."""
+    out = Path(HydraConfig.get().runtime.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    return out
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Atomic, human-readable JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def plain(cfg: DictConfig | dict) -> dict:
+    """A Hydra node as plain Python containers."""
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def evaluate_to_dir(
+    agent: Agent,
+    env_id: str,
+    env_kwargs: dict,
+    eval_cfg: DictConfig,
+    out: Path,
+    train_seeds: list[int],
+) -> EvalSummary:
+    """Held-out evaluation through the shared loop; writes ``metrics.json`` and rollout MP4s."""
+    seeds = evaluation_seeds(eval_cfg.episodes, eval_cfg.start_seed)
+    check_disjoint(seeds, train_seeds)
+    env = envs.make(env_id, **{**env_kwargs, "render_mode": "rgb_array"})
+    videos = VideoRecorder(env, out / "videos", max_videos=eval_cfg.videos)
+    try:
+        summary = evaluate(env, agent, seeds, callbacks=[videos], progress="evaluate")
+    finally:
+        env.close()
+    write_json(out / "metrics.json", {
+        "env_id": env_id, "env_kwargs": env_kwargs, **summary.to_dict(),
+        "videos": [str(p) for p in videos.paths],
+    })
+    log.info("%s", summary.headline())
+    return summary
