@@ -7,8 +7,9 @@ import numpy as np
 
 def flatten_features(features: np.ndarray | dict[str, np.ndarray],
                      keys: Sequence[str]) -> np.ndarray:
-    """Concatenate ``features[k]`` for ``k`` in ``keys`` into float32 (D,); an array stands for
-    ``{"state": array}`` (what ``obs_mode="state"`` envs return).
+    """Concatenate ``features[k]`` for ``k`` in ``keys`` into float32 (D,).
+
+    A bare array stands for ``{"state": array}``, which is what ``obs_mode="state"`` envs return.
     """
     if not isinstance(features, dict):
         features = {"state": features}

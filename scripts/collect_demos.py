@@ -11,6 +11,7 @@ from runs import plain, start_run, write_json
 
 import envs
 from agents.experts import make_expert
+from agents.noisy import NoisyAgent
 from dataset import DatasetWriter
 from loop.evaluation import EvalSummary
 from loop.recorders import EpisodeRecorder
@@ -30,9 +31,11 @@ def main(cfg: DictConfig) -> float:
     seeds = [s for s in range(cfg.start_seed, cfg.start_seed + cfg.episodes)
              if s not in writer.seeds]
     env = envs.make(cfg.env.id, **env_kwargs)
-    recorder = EpisodeRecorder(writer, success_only=cfg.success_only)
+    expert = make_expert(cfg.env.id)
+    driver = NoisyAgent(expert, cfg.action_noise, seed=cfg.start_seed) if cfg.action_noise else expert
+    recorder = EpisodeRecorder(writer, success_only=cfg.success_only, relabel=expert)
     try:
-        results = run_episodes(env, make_expert(cfg.env.id), seeds,
+        results = run_episodes(env, driver, seeds,
                                callbacks=[recorder], progress="collect demos")
     finally:
         env.close()

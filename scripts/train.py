@@ -38,6 +38,9 @@ def main(cfg: DictConfig) -> float:
     log.info("checkpoint: %s", path)
     summary = evaluate_to_dir(agent, data.env_id, data.env_kwargs, cfg.eval, out,
                               train_seeds=list(data.seeds))
+    print(f"\n{name} on {data.env_id}: {summary.headline()}\n"
+          f"  run dir:    {out}\n  checkpoint: {path}\n  metrics:    {out / 'metrics.json'}\n"
+          f"  videos:     {out / 'videos'}\n  tensorboard: {out / 'tb'}")
     return summary.success_rate
 
 

@@ -8,8 +8,8 @@ class BCConfig:
     """Hyperparameters of the BC MLP and its training run."""
 
     obs_keys: list[str] = field(default_factory=lambda: ["state"])  # observation keys, concatenated
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])  # MLP widths
-    steps: int = 5000  # gradient steps
+    hidden_sizes: list[int] = field(default_factory=lambda: [512, 512, 512])  # MLP widths
+    steps: int = 10000  # gradient steps
     batch_size: int = 256  # samples per step
     lr: float = 1e-3  # AdamW learning rate, cosine-decayed to 0
     weight_decay: float = 1e-4  # AdamW weight decay

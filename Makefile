@@ -1,0 +1,68 @@
+# roboloop: `make demo` runs the main job, `make test` the test suite. Both set up everything first
+# (Debian packages for headless rendering and open3d, a .venv with the project) and are quick when
+# it is already there.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := libosmesa6 libgl1 libegl1 libusb-1.0-0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# pip's configured local indexes print one harmless warning per package; keep the output readable.
+PIP_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+DEMO := runs/demo
+
+.PHONY: help setup deps demo test test-slow lint bench experiments clean
+
+help:
+	@echo "make demo        collect 100 PushCube demos, train BC, evaluate 50 held-out episodes, write videos"
+	@echo "make test        lint + the test suite (slow tests excluded)"
+	@echo "make test-slow   only the slow tests (100-episode expert check, longer training)"
+	@echo "make bench       env speed benchmark -> benchmarks/results/"
+	@echo "make experiments BC learning curve over seeds -> docs/results/"
+
+setup: deps $(STAMP)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@echo "installing roboloop into $(VENV) (about a minute the first time)"
+	@$(PY) -m pip install -q torch==2.13.0 2>&1 | $(PIP_FILTER)
+	@$(PY) -m pip install -q -e ".[dev]" 2>&1 | $(PIP_FILTER)
+	@$(PY) -c "import torch, mujoco, pybullet, open3d, gymnasium, hydra" 
+	@touch $(STAMP)
+
+demo: setup
+	@rm -rf $(DEMO)
+	$(PY) scripts/collect_demos.py episodes=100 hydra.run.dir=$(DEMO)/collect
+	$(PY) scripts/train.py dataset=$(DEMO)/collect/dataset eval.episodes=50 hydra.run.dir=$(DEMO)/train
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) -m benchmarks
+
+experiments: setup
+	$(PY) scripts/experiments/bc_push_cube.py
+
+clean:
+	rm -rf runs outputs .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Shared fixtures: small generated data only (nothing is downloaded)."""
+
+from pathlib import Path
+
+import envs  # noqa: F401  (registers ids and selects headless GL before mujoco loads)
+import gymnasium as gym
+import pytest
+from agents.experts import PushCubeExpert
+from agents.noisy import NoisyAgent
+from dataset import DatasetWriter
+from loop import run_episodes
+from loop.recorders import EpisodeRecorder
+
+PUSH_CUBE = "roboloop/PushCube-v0"
+
+
+def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0.6) -> Path:
+    """Expert demos with DART noise, as scripts/collect_demos.py records them."""
+    kwargs = {"obs_mode": obs_mode}
+    env = gym.make(PUSH_CUBE, **kwargs)
+    writer = DatasetWriter(root, env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
+    expert = PushCubeExpert()
+    run_episodes(env, NoisyAgent(expert, noise), range(episodes),
+                 callbacks=[EpisodeRecorder(writer, relabel=expert)])
+    env.close()
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 state-mode PushCube demonstrations."""
+    return collect(tmp_path_factory.mktemp("demos") / "dataset", 30)

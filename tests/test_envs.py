@@ -1,0 +1,152 @@
+"""The env contract: Gymnasium/SB3 checks, determinism, reward terms, bad input, instability."""
+
+import pickle
+
+import envs
+import gymnasium as gym
+import numpy as np
+import pytest
+from envs import EnvConfigError, InvalidActionError, PhysicsInstabilityError
+from envs.tasks.push_cube import PushCubeTask
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from tests.conftest import PUSH_CUBE
+
+OBS_MODES = ["state", "rgb"]
+
+
+@pytest.mark.parametrize("env_id", envs.registered_ids())
+@pytest.mark.parametrize("obs_mode", OBS_MODES)
+def test_gymnasium_and_sb3_check_env(env_id: str, obs_mode: str) -> None:
+    env = gym.make(env_id, obs_mode=obs_mode, render_mode="rgb_array")
+    check_env(env.unwrapped, skip_render_check=False)
+    sb3_check_env(env.unwrapped, warn=True)
+    env.close()
+
+
+def test_registration_is_lazy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, envs; print('mujoco' in sys.modules, 'pybullet' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def rollout_states(seed: int, steps: int = 40) -> np.ndarray:
+    env = gym.make(PUSH_CUBE)
+    obs, _ = env.reset(seed=seed)
+    actions = np.random.default_rng(123).uniform(-1, 1, (steps, 2)).astype(np.float32)
+    states = [obs]
+    for a in actions:
+        obs, *_ = env.step(a)
+        states.append(obs)
+    return np.stack(states)
+
+
+def test_same_seed_same_trajectory_and_different_seed_differs() -> None:
+    np.testing.assert_array_equal(rollout_states(7), rollout_states(7))
+    assert not np.allclose(rollout_states(7)[0], rollout_states(8)[0])
+
+
+def test_layout_comes_from_the_task_alone() -> None:
+    task = PushCubeTask()
+    a = task.sample_layout(np.random.default_rng(3))
+    b = task.sample_layout(np.random.default_rng(3))
+    assert a == b
+    # The env seeds Gymnasium's generator and hands it to the task: the scene only places things.
+    obs, _ = gym.make(PUSH_CUBE).reset(seed=3)
+    rng, _ = gym.utils.seeding.np_random(3)
+    expected = PushCubeTask().sample_layout(rng)
+    assert tuple(obs[4:6]) == pytest.approx(expected.cube_xy, abs=1e-6)
+    assert tuple(obs[8:10]) == pytest.approx(expected.goal_xy, abs=1e-6)
+
+
+def test_reward_terms_sum_to_reward_and_success_is_reported() -> None:
+    from agents.experts import PushCubeExpert
+
+    env = gym.make(PUSH_CUBE)
+    obs, info = env.reset(seed=0)
+    assert info["is_success"] is False
+    expert, done = PushCubeExpert(), False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(expert.act(obs))
+        assert reward == pytest.approx(sum(info["reward_terms"].values()))
+        done = terminated or truncated
+    assert terminated and info["is_success"]
+    assert info["reward_terms"]["success"] > 0
+
+
+def test_truncates_at_the_horizon() -> None:
+    env = gym.make(PUSH_CUBE, max_episode_steps=5)
+    env.reset(seed=0)
+    flags = [env.step(np.zeros(2, np.float32))[3] for _ in range(5)]
+    assert flags == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros((1, 2)), np.zeros(())])
+def test_wrong_shaped_action_names_the_expected_shape(bad: np.ndarray) -> None:
+    env = gym.make(PUSH_CUBE)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"expected \(2,\)"):
+        env.step(bad)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_action_raises(value: float) -> None:
+    env = gym.make(PUSH_CUBE)
+    env.reset(seed=0)
+    with pytest.raises(InvalidActionError, match="NaN or inf"):
+        env.step(np.array([0.0, value], np.float32))
+
+
+def test_out_of_range_actions_are_clipped_to_the_box() -> None:
+    big, clipped = gym.make(PUSH_CUBE), gym.make(PUSH_CUBE)
+    big.reset(seed=1)
+    clipped.reset(seed=1)
+    a = np.array([5.0, -7.0], np.float32)
+    np.testing.assert_array_equal(big.step(a)[0], clipped.step(np.clip(a, -1, 1))[0])
+
+
+def test_unknown_names_list_the_valid_ones() -> None:
+    with pytest.raises(EnvConfigError, match="PushCube-v0"):
+        envs.make("roboloop/PushCub-v0")
+    with pytest.raises(EnvConfigError, match=r"\['state', 'rgb'\]"):
+        gym.make(PUSH_CUBE, obs_mode="pointcloud")
+    with pytest.raises(EnvConfigError, match="mujoco"):
+        gym.make(PUSH_CUBE, backend="bullet")
+    with pytest.raises(EnvConfigError, match="rgb_array"):
+        gym.make(PUSH_CUBE, render_mode="human")
+
+
+def test_physics_blow_up_ends_the_episode_with_the_reason() -> None:
+    env = gym.make(PUSH_CUBE)
+    env.reset(seed=0)
+    env.unwrapped.scene.data.qvel[:] = 1e12  # what a diverging integrator produces
+    obs, reward, terminated, truncated, info = env.step(np.zeros(2, np.float32))
+    assert truncated and not terminated and not info["is_success"]
+    assert "BADQVEL" in info["instability"]
+    with pytest.raises(PhysicsInstabilityError, match="reset"):
+        env.step(np.zeros(2, np.float32))
+    env.reset(seed=0)  # a reset recovers
+    assert np.isfinite(env.step(np.zeros(2, np.float32))[0]).all()
+
+
+def test_rgb_observation_and_render_shapes() -> None:
+    env = gym.make(PUSH_CUBE, obs_mode="rgb", render_mode="rgb_array", render_size=64)
+    obs, _ = env.reset(seed=0)
+    assert obs["top_rgb"].shape == (96, 96, 3) and obs["top_rgb"].dtype == np.uint8
+    assert obs["top_rgb"].std() > 5  # an actual picture, not a blank buffer
+    assert obs["state"].shape == (14,) and obs["proprio"].shape == (4,)
+    assert env.render().shape == (64, 64, 3)
+    env.close()
+
+
+def test_env_pickles_and_continues_identically() -> None:
+    env = gym.make(PUSH_CUBE).unwrapped
+    env.reset(seed=4)
+    env.step(np.array([0.3, -0.2], np.float32))
+    clone = pickle.loads(pickle.dumps(env))
+    a = np.array([0.5, 0.5], np.float32)
+    np.testing.assert_allclose(env.step(a)[0], clone.step(a)[0])

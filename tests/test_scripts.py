@@ -1,0 +1,78 @@
+"""The Hydra scripts end to end on a tiny budget: collect -> train -> evaluate -> record video."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dataset import DemoDataset, read_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    """Run a script from another directory, as a user would (no reliance on the cwd)."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / script), *overrides],
+                          capture_output=True, text=True, cwd="/", timeout=600)
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("runs")
+    ok(run("collect_demos.py", "episodes=4", "env.kwargs.obs_mode=rgb", f"hydra.run.dir={tmp}/collect"))
+    ok(run("train.py", f"dataset={tmp}/collect/dataset", "agent.steps=30", "agent.hidden_sizes=[32]",
+           "eval.episodes=2", "eval.videos=1", f"hydra.run.dir={tmp}/train"))
+    return tmp
+
+
+def test_collect_writes_a_dataset_with_images_and_metrics(pipeline) -> None:
+    data = DemoDataset(pipeline / "collect" / "dataset")
+    assert len(data) == 4 and data.seeds == [0, 1, 2, 3]
+    assert data.episode(0).observations["top_rgb"].shape[1:] == (96, 96, 3)
+    assert (pipeline / "collect" / "config.yaml").is_file()
+    assert json.loads((pipeline / "collect" / "metrics.json").read_text())["episodes"] == 4
+
+
+def test_train_run_dir_has_everything(pipeline) -> None:
+    run_dir = pipeline / "train"
+    for name in ("config.yaml", "checkpoint.pt", "metrics.json", "tb"):
+        assert (run_dir / name).exists(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["seeds"] == [100000, 100001]
+    lo, hi = metrics["success_ci95"]
+    assert 0 <= lo <= metrics["success_rate"] <= hi <= 1
+    assert {"mean_return", "mean_length", "outcomes"} <= set(metrics)
+    (video,) = metrics["videos"]
+    assert read_video(video).shape[0] == metrics["per_episode"][0]["length"] + 1
+
+
+def test_evaluate_and_record_video_reuse_the_checkpoint(pipeline) -> None:
+    ckpt = pipeline / "train" / "checkpoint.pt"
+    out = ok(run("evaluate.py", f"checkpoint={ckpt}", "eval.episodes=3", "eval.videos=0",
+                 f"hydra.run.dir={pipeline}/eval"))
+    assert "success" in out.stdout and "95% CI" in out.stdout
+    assert json.loads((pipeline / "eval" / "metrics.json").read_text())["episodes"] == 3
+    ok(run("record_video.py", f"checkpoint={ckpt}", "episodes=1", f"hydra.run.dir={pipeline}/video"))
+    assert len(list((pipeline / "video" / "videos").glob("*.mp4"))) == 1
+
+
+def test_evaluating_on_training_seeds_is_refused(pipeline) -> None:
+    ckpt = pipeline / "train" / "checkpoint.pt"
+    proc = run("evaluate.py", f"checkpoint={ckpt}", "eval.start_seed=0", "eval.episodes=2",
+               f"hydra.run.dir={pipeline}/bad")
+    assert proc.returncode != 0 and "overlap" in proc.stderr
+
+
+def test_bad_inputs_fail_with_a_clear_message(tmp_path) -> None:
+    proc = run("train.py", f"dataset={tmp_path}", f"hydra.run.dir={tmp_path}/r1")
+    assert proc.returncode != 0 and "meta/info.json" in proc.stderr
+    proc = run("train.py", f"dataset={tmp_path}", "agent.name=transformer", f"hydra.run.dir={tmp_path}/r2")
+    assert proc.returncode != 0 and "known agents" in proc.stderr
+    proc = run("collect_demos.py", "episodes=1", "env.kwargs.obs_mode=lidar", f"hydra.run.dir={tmp_path}/r3")
+    assert proc.returncode != 0 and "valid choices" in proc.stderr
