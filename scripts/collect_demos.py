@@ -7,7 +7,6 @@ import logging
 
 import hydra
 from omegaconf import DictConfig
-from runs import plain, start_run, write_json
 
 import envs
 from agents.experts import make_expert
@@ -16,6 +15,7 @@ from dataset import DatasetWriter
 from loop.evaluation import EvalSummary
 from loop.recorders import EpisodeRecorder
 from loop.rollout import run_episodes
+from runs import plain, start_run, write_json
 
 log = logging.getLogger("roboloop")
 

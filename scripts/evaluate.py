@@ -5,9 +5,9 @@ python scripts/evaluate.py checkpoint=runs/train/<stamp>/checkpoint.pt eval.epis
 
 import hydra
 from omegaconf import DictConfig
-from runs import evaluate_to_dir, plain, start_run
 
 from agents import load_agent
+from runs import evaluate_to_dir, plain, start_run
 
 
 @hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")

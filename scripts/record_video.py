@@ -5,13 +5,13 @@ python scripts/record_video.py checkpoint=runs/train/<stamp>/checkpoint.pt episo
 
 import hydra
 from omegaconf import DictConfig
-from runs import plain, start_run
 
 import envs
 from agents import load_agent
 from agents.experts import make_expert
 from loop.recorders import VideoRecorder
 from loop.rollout import run_episodes
+from runs import plain, start_run
 
 
 @hydra.main(config_path="../configs", config_name="record_video", version_base="1.3")

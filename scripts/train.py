@@ -9,11 +9,11 @@ import logging
 
 import hydra
 from omegaconf import DictConfig
-from runs import evaluate_to_dir, plain, start_run
 from torch.utils.tensorboard import SummaryWriter
 
 from agents import agent_spec, make_config
 from dataset import DemoDataset
+from runs import evaluate_to_dir, plain, start_run
 
 log = logging.getLogger("roboloop")
 

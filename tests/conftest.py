@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-import envs  # noqa: F401  (registers ids and selects headless GL before mujoco loads)
 import gymnasium as gym
 import pytest
+
+import envs  # noqa: F401  (registers ids and selects headless GL before mujoco loads)
 from agents.experts import PushCubeExpert
 from agents.noisy import NoisyAgent
 from dataset import DatasetWriter

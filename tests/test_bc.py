@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+
 from agents import load_agent, make_config
 from agents.bc import BCAgent, BCConfig, train_bc
 from agents.bc.policy import BCPolicy
@@ -13,7 +14,6 @@ from dataset import DemoDataset
 from envs import EnvConfigError
 from loop import evaluate
 from loop.evaluation import evaluation_seeds
-
 from tests.conftest import PUSH_CUBE
 
 SMALL = dict(hidden_sizes=[256, 256], steps=2000, batch_size=256)

@@ -2,15 +2,15 @@
 
 import pickle
 
-import envs
 import gymnasium as gym
 import numpy as np
 import pytest
-from envs import EnvConfigError, InvalidActionError, PhysicsInstabilityError
-from envs.tasks.push_cube import PushCubeTask
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+import envs
+from envs import EnvConfigError, InvalidActionError, PhysicsInstabilityError
+from envs.tasks.push_cube import PushCubeTask
 from tests.conftest import PUSH_CUBE
 
 OBS_MODES = ["state", "rgb"]

@@ -3,13 +3,13 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from agents.experts import PushCubeExpert
 from dataset import DatasetWriter, DemoDataset, read_video
 from loop import Callback, EvalSummary, evaluate, rollout, wilson_interval
 from loop.evaluation import check_disjoint, evaluation_seeds
 from loop.recorders import EpisodeRecorder, VideoRecorder
 from perception import SelectKeys
-
 from tests.conftest import PUSH_CUBE
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from dataset import DemoDataset, read_video
 
 ROOT = Path(__file__).resolve().parents[1]
