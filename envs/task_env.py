@@ -110,9 +110,11 @@ class TaskEnv(gym.Env):
                 f"action has shape {a.shape}, expected {self._action_shape} "
                 f"(action_space={self.action_space}). Pass one action per step; an agent that "
                 "predicts chunks should queue them itself.")
+        if all(-1.0 <= x <= 1.0 for x in a.tolist()):  # fast path; False for NaN too
+            return a
         if not np.isfinite(a).all():
             raise InvalidActionError(f"action contains NaN or inf: {a}; fix the policy output")
-        return np.clip(a, -1.0, 1.0)
+        return np.clip(a, -1.0, 1.0)  # out-of-range actions saturate, as Box bounds imply
 
     def _observe(self, state: Any) -> Any:
         vec = self.task.state_vector(state)

@@ -12,9 +12,8 @@ import envs
 from agents.experts import make_expert
 from agents.noisy import NoisyAgent
 from dataset import DatasetWriter
+from loop.collect import collect
 from loop.evaluation import EvalSummary
-from loop.recorders import EpisodeRecorder
-from loop.rollout import run_episodes
 from runs import plain, start_run, write_json
 
 log = logging.getLogger("roboloop")
@@ -33,17 +32,15 @@ def main(cfg: DictConfig) -> float:
     env = envs.make(cfg.env.id, **env_kwargs)
     expert = make_expert(cfg.env.id)
     driver = NoisyAgent(expert, cfg.action_noise, seed=cfg.start_seed) if cfg.action_noise else expert
-    recorder = EpisodeRecorder(writer, success_only=cfg.success_only, relabel=expert)
     try:
-        results = run_episodes(env, driver, seeds,
-                               callbacks=[recorder], progress="collect demos")
+        results = collect(env, driver, seeds, writer, relabel=expert, success_only=cfg.success_only)
     finally:
         env.close()
     if not results:
         log.info("all %d seeds already in %s; nothing to do", cfg.episodes, root)
         return 1.0
     summary = EvalSummary.from_results(results)
-    write_json(out / "metrics.json", {"dataset": str(root), "saved": recorder.saved,
+    write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
                                       **summary.to_dict()})
     log.info("expert %s", summary.headline())
     log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)

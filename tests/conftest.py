@@ -9,8 +9,7 @@ import envs  # noqa: F401  (registers ids and selects headless GL before mujoco 
 from agents.experts import PushCubeExpert
 from agents.noisy import NoisyAgent
 from dataset import DatasetWriter
-from loop import run_episodes
-from loop.recorders import EpisodeRecorder
+from loop.collect import collect as collect_demos
 
 PUSH_CUBE = "roboloop/PushCube-v0"
 
@@ -21,8 +20,8 @@ def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0
     env = gym.make(PUSH_CUBE, **kwargs)
     writer = DatasetWriter(root, env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
     expert = PushCubeExpert()
-    run_episodes(env, NoisyAgent(expert, noise), range(episodes),
-                 callbacks=[EpisodeRecorder(writer, relabel=expert)])
+    collect_demos(env, NoisyAgent(expert, noise), range(episodes), writer, relabel=expert,
+                  progress=None)
     env.close()
     return root
 

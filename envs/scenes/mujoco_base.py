@@ -24,6 +24,7 @@ class MujocoScene:
         self.cameras = tuple(model.camera(i).name for i in range(model.ncam))
         lo, hi = model.actuator_ctrlrange.T
         self._ctrl_mid, self._ctrl_half = (hi + lo) / 2, (hi - lo) / 2
+        self._warnings = self.data.warning.number  # a live view of mjData's warning counters
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         # Free GL contexts before interpreter teardown even if the user never calls close().
         weakref.finalize(self, _close_renderers, self._renderers)
@@ -35,7 +36,7 @@ class MujocoScene:
     def step(self) -> str | None:
         """Run ``frame_skip`` physics steps; report any MuJoCo warning raised meanwhile."""
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        counts = self.data.warning.number
+        counts = self._warnings
         if counts.any():
             raised = [f"{_WARNING_NAMES[i]} x{n}" for i, n in enumerate(counts.tolist()) if n]
             counts[:] = 0
@@ -59,11 +60,13 @@ class MujocoScene:
         """Pickle without renderers (GL contexts do not pickle; they are recreated lazily)."""
         state = self.__dict__.copy()
         state["_renderers"] = {}
+        del state["_warnings"]  # a view into the old MjData; rebuilt on unpickling
         return state
 
     def __setstate__(self, state: dict) -> None:
         """Restore and re-arm the renderer finalizer."""
         self.__dict__.update(state)
+        self._warnings = self.data.warning.number
         weakref.finalize(self, _close_renderers, self._renderers)
 
 

@@ -20,7 +20,7 @@ XML = f"""
   <option timestep="0.005" integrator="implicitfast"/>
   <visual><global offwidth="640" offheight="640"/></visual>
   <worldbody>
-    <light pos="0 0 1.5" dir="0 0 -1" directional="true"/>
+    <light pos="0 0 1.5" dir="0 0 -1" directional="true" castshadow="false"/>
     <geom name="table" type="plane" size="0.4 0.4 0.01" rgba="0.85 0.85 0.8 1"
           contype="1" conaffinity="1"/>
     <camera name="top" pos="0 0 0.8" xyaxes="1 0 0 0 1 0" fovy="45"/>
@@ -60,6 +60,7 @@ class MujocoPushCubeScene(MujocoScene):
         self._pusher_v = [int(m.joint(n).dofadr[0]) for n in ("pusher_x", "pusher_y")]
         self._cube_q = int(m.joint("cube").qposadr[0])
         self._goal_mocap = int(m.body("goal").mocapid[0])
+        self._goal = (0.0, 0.0)
 
     def reset(self, layout: PushCubeLayout) -> None:
         """Place pusher, cube (resting on the table, rotated by yaw) and goal."""
@@ -70,6 +71,7 @@ class MujocoPushCubeScene(MujocoScene):
         q[self._cube_q:self._cube_q + 7] = (
             *layout.cube_xy, CUBE_HALF, math.cos(half), 0.0, 0.0, math.sin(half))
         self.data.mocap_pos[self._goal_mocap] = (*layout.goal_xy, 0.0005)
+        self._goal = (float(layout.goal_xy[0]), float(layout.goal_xy[1]))  # mocap: never moves
         mujoco.mj_forward(self.model, self.data)
 
     def read(self) -> PushCubeState:
@@ -78,5 +80,4 @@ class MujocoPushCubeScene(MujocoScene):
         i, (px, py), (vx, vy) = self._cube_q, self._pusher_q, self._pusher_v
         w, x, y, z = q[i + 3:i + 7]
         yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-        gx, gy, _ = self.data.mocap_pos[self._goal_mocap].tolist()
-        return PushCubeState(q[px], q[py], v[vx], v[vy], q[i], q[i + 1], yaw, gx, gy)
+        return PushCubeState(q[px], q[py], v[vx], v[vy], q[i], q[i + 1], yaw, *self._goal)

@@ -1,0 +1,10 @@
+"""Benchmarks for roboloop; ``python -m benchmarks`` (or ``make bench``) runs them.
+
+``envs`` is imported first: it selects the headless GL backend, which MuJoCo reads once when it is
+imported (by us or by Gymnasium's own MuJoCo envs).
+"""
+
+import envs  # noqa: F401  (must come before anything imports mujoco)
+from benchmarks.env_speed import main, run, to_markdown
+
+__all__ = ["main", "run", "to_markdown"]
