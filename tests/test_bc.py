@@ -84,3 +84,14 @@ def test_act_rejects_nan_and_missing_keys(small_agent) -> None:
         small_agent.act(np.full(14, np.nan, np.float32))
     with pytest.raises(KeyError, match="obs_keys"):
         small_agent.act({"top_rgb": np.zeros((96, 96, 3), np.uint8)})
+
+
+@pytest.mark.slow
+def test_full_recipe_reaches_80_percent(tmp_path) -> None:
+    """What `make demo` does (100 DART demos, default BC), on 50 held-out seeds (~2 min)."""
+    from tests.conftest import collect
+
+    data = DemoDataset(collect(tmp_path / "ds", 100))
+    agent = train_bc(data, BCConfig(), progress=False)
+    summary = evaluate(gym.make(PUSH_CUBE), agent, evaluation_seeds(50), progress=None)
+    assert summary.success_rate >= 0.8, summary.headline()
