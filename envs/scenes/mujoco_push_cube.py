@@ -18,10 +18,14 @@ from envs.tasks.push_cube import (
 XML = f"""
 <mujoco model="push_cube">
   <option timestep="0.005" integrator="implicitfast"/>
-  <visual><global offwidth="640" offheight="640"/></visual>
+  <visual>
+    <global offwidth="640" offheight="640"/>
+    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
+  </visual>
   <worldbody>
-    <light pos="0 0 1.5" dir="0 0 -1" directional="true" castshadow="false"/>
-    <geom name="table" type="plane" size="0.4 0.4 0.01" rgba="0.85 0.85 0.8 1"
+    <light pos="0 0 1.5" dir="0 0 -1" directional="true" castshadow="false"
+           diffuse="0.5 0.5 0.5"/>
+    <geom name="table" type="plane" size="0.4 0.4 0.01" rgba="0.6 0.6 0.55 1"
           contype="1" conaffinity="1"/>
     <camera name="top" pos="0 0 0.8" xyaxes="1 0 0 0 1 0" fovy="45"/>
     <body name="pusher" pos="0 0 0.03">
