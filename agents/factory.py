@@ -8,7 +8,7 @@ from typing import Any
 
 from agents.bc import BCAgent, BCConfig, train_bc
 from agents.checkpoint import load_checkpoint
-from envs.errors import EnvConfigError
+from envs.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ AGENTS: dict[str, AgentSpec] = {
 def agent_spec(name: str) -> AgentSpec:
     """The spec registered under ``name``; the error lists the known names."""
     if name not in AGENTS:
-        raise EnvConfigError(f"unknown agent {name!r}; known agents: {sorted(AGENTS)}")
+        raise ConfigError(f"unknown agent {name!r}; known agents: {sorted(AGENTS)}")
     return AGENTS[name]
 
 
@@ -38,7 +38,7 @@ def make_config(name: str, values: dict[str, Any]) -> Any:
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - valid)
     if unknown:
-        raise EnvConfigError(
+        raise ConfigError(
             f"agent {name!r} has no options {unknown}; valid options: {sorted(valid)}")
     return cls(**values)
 

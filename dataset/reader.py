@@ -35,7 +35,7 @@ class DemoDataset:
         self.env_id: str = self.info["env_id"]
         self.env_kwargs: dict[str, Any] = self.info["env_kwargs"]
         self.fps: float = float(self.info["fps"])
-        self.load_videos = load_videos
+        self.load_videos, self.success_only = load_videos, success_only
         metas = read_episodes(self.root)
         if metas and not self.info.get("features"):
             raise DatasetFormatError(

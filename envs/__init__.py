@@ -4,13 +4,22 @@ Importing this package registers every task id (``roboloop/<Task>-v<N>``) with G
 string entry points, so no simulator is imported until ``gymnasium.make`` is called.
 """
 
-from envs.errors import EnvConfigError, InvalidActionError, PhysicsInstabilityError, RoboloopError
+from envs.errors import (
+    ConfigError,
+    EnvConfigError,
+    InvalidActionError,
+    PhysicsInstabilityError,
+    ResetNeededError,
+    RoboloopError,
+)
 from envs.headless import configure_headless_rendering
 from envs.registry import make, registered_ids
 
 configure_headless_rendering()
 
 __all__ = [
+    "ConfigError",
+    "ResetNeededError",
     "EnvConfigError",
     "InvalidActionError",
     "PhysicsInstabilityError",

@@ -5,8 +5,16 @@ class RoboloopError(Exception):
     """Base class of every error roboloop raises on purpose."""
 
 
-class EnvConfigError(RoboloopError, ValueError):
+class ConfigError(RoboloopError, ValueError):
+    """A component was asked for with a name or option it does not accept."""
+
+
+class EnvConfigError(ConfigError):
     """An env was asked for with a name or keyword argument it does not accept."""
+
+
+class ResetNeededError(RoboloopError, RuntimeError):
+    """``step()`` was called before ``reset()`` or after the episode ended."""
 
 
 class InvalidActionError(RoboloopError, ValueError):

@@ -8,12 +8,13 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.contracts import Scene, Task
-from envs.errors import EnvConfigError, InvalidActionError, PhysicsInstabilityError
+from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError
 
 logger = logging.getLogger(__name__)
 
 OBS_MODES = ("state", "rgb")
 RENDER_MODES = ("rgb_array",)
+MAX_IMAGE_SIZE = 640  # the scenes' offscreen framebuffer
 
 
 class TaskEnv(gym.Env):
@@ -33,7 +34,7 @@ class TaskEnv(gym.Env):
         *,
         obs_mode: str = "state",
         render_mode: str | None = None,
-        max_episode_steps: int = 150,
+        horizon: int = 150,
         image_size: int = 96,
         render_size: int = 256,
         camera: str | None = None,
@@ -41,14 +42,17 @@ class TaskEnv(gym.Env):
         _check_choice("obs_mode", obs_mode, OBS_MODES)
         if render_mode is not None:
             _check_choice("render_mode", render_mode, RENDER_MODES)
-        if max_episode_steps < 1:
-            raise EnvConfigError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        if horizon < 1:
+            raise EnvConfigError(f"horizon must be >= 1 step, got {horizon}")
+        for name, size in (("image_size", image_size), ("render_size", render_size)):
+            if not 1 <= size <= MAX_IMAGE_SIZE:
+                raise EnvConfigError(
+                    f"{name} must be in [1, {MAX_IMAGE_SIZE}] pixels (the offscreen buffer), got {size}")
         self.task, self.scene = task, scene
         self.camera = camera or scene.cameras[0]
         _check_choice("camera", self.camera, scene.cameras)
         self.obs_mode, self.render_mode = obs_mode, render_mode
-        self.max_episode_steps, self.image_size, self.render_size = (
-            max_episode_steps, image_size, render_size)
+        self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
         self.action_space = spaces.Box(-1.0, 1.0, (scene.action_dim,), np.float32)
         self.observation_space = self._make_observation_space()
@@ -79,7 +83,7 @@ class TaskEnv(gym.Env):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Apply one normalized action for ``scene.control_dt`` seconds."""
         if self._needs_reset:
-            raise PhysicsInstabilityError(
+            raise ResetNeededError(
                 "step() called on an episode that has ended (or was never reset); "
                 "call env.reset() first")
         a = self._check_action(action)
@@ -91,7 +95,7 @@ class TaskEnv(gym.Env):
         success, failure = self.task.outcome(state)
         info: dict[str, Any] = {"reward_terms": terms, "is_success": success}
         terminated = success or failure is not None
-        truncated = self._t >= self.max_episode_steps
+        truncated = self._t >= self.horizon
         if failure is not None:
             info["failure"] = failure
         if instability is not None:
@@ -141,3 +145,16 @@ class TaskEnv(gym.Env):
 def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
     if value not in allowed:
         raise EnvConfigError(f"{name}={value!r} is not supported; valid choices: {list(allowed)}")
+
+
+def check_kwargs(kwargs: dict[str, Any]) -> None:
+    """Reject keyword arguments :class:`TaskEnv` does not take, listing the ones it does."""
+    import inspect
+
+    valid = [p for p in inspect.signature(TaskEnv.__init__).parameters if p not in ("self", "task", "scene")]
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise EnvConfigError(
+            f"unknown env option(s) {unknown}; valid options: ['backend', {', '.join(map(repr, valid))}]"
+            + (". Gymnasium's own max_episode_steps is taken by gymnasium.make; roboloop's "
+               "episode length is `horizon`" if "max_episode_steps" in unknown else ""))

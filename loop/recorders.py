@@ -26,8 +26,9 @@ class EpisodeRecorder(Callback):
     """
 
     def __init__(self, writer: DatasetWriter, *, success_only: bool = False,
-                 relabel: Agent | None = None) -> None:
+                 relabel: Agent | None = None, extra: dict | None = None) -> None:
         self.writer, self.success_only, self.relabel = writer, success_only, relabel
+        self.extra = dict(extra or {})  # stored with every episode, e.g. how actions were labelled
         self.saved = 0
         self._seed: int | None = None
         self._obs: list[dict[str, np.ndarray]] = []
@@ -39,6 +40,8 @@ class EpisodeRecorder(Callback):
         if seed is None:
             raise ValueError("EpisodeRecorder needs seeded resets so episodes can be recreated")
         self._seed, self._obs, self._actions, self._rewards = seed, [], [], []
+        if self.relabel is not None:
+            self.relabel.reset()
 
     def on_step(self, step: Step) -> None:
         """Keep the observation the action was chosen on, the action and its reward."""
@@ -60,7 +63,7 @@ class EpisodeRecorder(Callback):
             success=result.success,
             terminated=result.terminated,
             truncated=result.truncated,
-            extra={"reason": result.reason},
+            extra={"reason": result.reason, **self.extra},
         ))
         self.saved += 1
 

@@ -33,7 +33,9 @@ def main(cfg: DictConfig) -> float:
     expert = make_expert(cfg.env.id)
     driver = NoisyAgent(expert, cfg.action_noise, seed=cfg.start_seed) if cfg.action_noise else expert
     try:
-        results = collect(env, driver, seeds, writer, relabel=expert, success_only=cfg.success_only)
+        results = collect(env, driver, seeds, writer, relabel=expert, success_only=cfg.success_only,
+                          extra={"action_noise": cfg.action_noise, "noise_seed": cfg.start_seed,
+                                 "actions": "clean expert labels"})
     finally:
         env.close()
     if not results:
@@ -42,7 +44,8 @@ def main(cfg: DictConfig) -> float:
     summary = EvalSummary.from_results(results)
     write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
                                       **summary.to_dict()})
-    log.info("expert %s", summary.headline())
+    log.info("collection rollouts (expert, action noise std %s): %s", cfg.action_noise,
+             summary.headline())
     log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)
     return summary.success_rate
 

@@ -11,7 +11,7 @@ from agents.bc.policy import BCPolicy
 from agents.checkpoint import CheckpointError
 from agents.normalizer import Normalizer
 from dataset import DemoDataset
-from envs import EnvConfigError
+from envs import ConfigError
 from loop import evaluate
 from loop.evaluation import evaluation_seeds
 from tests.conftest import PUSH_CUBE
@@ -71,9 +71,9 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path) -> None:
 
 
 def test_unknown_agent_and_option_names_list_the_valid_ones() -> None:
-    with pytest.raises(EnvConfigError, match=r"known agents: \['bc'\]"):
+    with pytest.raises(ConfigError, match=r"known agents: \['bc'\]"):
         make_config("diffusion_transformer", {})
-    with pytest.raises(EnvConfigError, match="hidden_sizes"):
+    with pytest.raises(ConfigError, match="hidden_sizes"):
         make_config("bc", {"hiden_sizes": [8]})
     with pytest.raises(ValueError, match="steps must be > 0, got 0"):
         BCConfig(steps=0)

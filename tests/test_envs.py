@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
-from envs import EnvConfigError, InvalidActionError, PhysicsInstabilityError
+from envs import EnvConfigError, InvalidActionError, ResetNeededError
 from envs.tasks.push_cube import PushCubeTask
 from tests.conftest import PUSH_CUBE
 
@@ -79,7 +79,7 @@ def test_reward_terms_sum_to_reward_and_success_is_reported() -> None:
 
 
 def test_truncates_at_the_horizon() -> None:
-    env = gym.make(PUSH_CUBE, max_episode_steps=5)
+    env = gym.make(PUSH_CUBE, horizon=5)
     env.reset(seed=0)
     flags = [env.step(np.zeros(2, np.float32))[3] for _ in range(5)]
     assert flags == [False] * 4 + [True]
@@ -118,6 +118,15 @@ def test_unknown_names_list_the_valid_ones() -> None:
         gym.make(PUSH_CUBE, backend="bullet")
     with pytest.raises(EnvConfigError, match="rgb_array"):
         gym.make(PUSH_CUBE, render_mode="human")
+    with pytest.raises(EnvConfigError, match="valid options.*horizon"):
+        gym.make(PUSH_CUBE, horizn=10)
+    with pytest.raises(EnvConfigError, match=r"image_size must be in \[1, 640\]"):
+        gym.make(PUSH_CUBE, image_size=0)
+
+
+def test_step_before_reset_raises() -> None:
+    with pytest.raises(ResetNeededError, match="reset"):
+        gym.make(PUSH_CUBE).step(np.zeros(2, np.float32))
 
 
 def test_physics_blow_up_ends_the_episode_with_the_reason() -> None:
@@ -127,7 +136,7 @@ def test_physics_blow_up_ends_the_episode_with_the_reason() -> None:
     obs, reward, terminated, truncated, info = env.step(np.zeros(2, np.float32))
     assert truncated and not terminated and not info["is_success"]
     assert "BADQVEL" in info["instability"]
-    with pytest.raises(PhysicsInstabilityError, match="reset"):
+    with pytest.raises(ResetNeededError, match="reset"):
         env.step(np.zeros(2, np.float32))
     env.reset(seed=0)  # a reset recovers
     assert np.isfinite(env.step(np.zeros(2, np.float32))[0]).all()

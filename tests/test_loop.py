@@ -39,7 +39,7 @@ class ZeroAgent:
 
 
 def test_rollout_calls_agent_and_callbacks_in_order() -> None:
-    env, agent, trace = gym.make(PUSH_CUBE, max_episode_steps=3), ZeroAgent(), Trace()
+    env, agent, trace = gym.make(PUSH_CUBE, horizon=3), ZeroAgent(), Trace()
     result = rollout(env, agent, seed=5, callbacks=[trace])
     assert trace.events == ["reset:5", "step:0", "step:1", "step:2", "end:3"]
     assert agent.resets == 1
@@ -91,7 +91,7 @@ def test_recorder_writes_episodes_that_recreate_from_their_seed(tmp_path) -> Non
 
 
 def test_video_has_one_frame_per_step_plus_the_reset_frame(tmp_path) -> None:
-    env = gym.make(PUSH_CUBE, render_mode="rgb_array", render_size=64, max_episode_steps=12)
+    env = gym.make(PUSH_CUBE, render_mode="rgb_array", render_size=64, horizon=12)
     videos = VideoRecorder(env, tmp_path, max_videos=1)
     r1 = rollout(env, ZeroAgent(), seed=0, callbacks=[videos])
     rollout(env, ZeroAgent(), seed=1, callbacks=[videos])  # over max_videos: not written

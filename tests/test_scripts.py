@@ -36,6 +36,7 @@ def test_collect_writes_a_dataset_with_images_and_metrics(pipeline) -> None:
     data = DemoDataset(pipeline / "collect" / "dataset")
     assert len(data) == 4 and data.seeds == [0, 1, 2, 3]
     assert data.episode(0).observations["top_rgb"].shape[1:] == (96, 96, 3)
+    assert data.episodes[0].extra["action_noise"] == 0.6  # how the actions were produced is kept
     assert (pipeline / "collect" / "config.yaml").is_file()
     assert json.loads((pipeline / "collect" / "metrics.json").read_text())["episodes"] == 4
 

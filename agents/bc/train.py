@@ -29,6 +29,8 @@ def train_bc(
 ) -> BCAgent:
     """Train a BC agent on every frame of ``data``; ``log(step, scalars)`` sees the loss."""
     torch.manual_seed(cfg.seed)
+    if cfg.success_only and not data.success_only:
+        data = DemoDataset(data.root, success_only=True, load_videos=data.load_videos)
     obs, actions = demo_arrays(data, cfg.obs_keys)
     if len(obs) == 0:
         raise ValueError("the dataset has no frames to train on (check success_only and its path)")

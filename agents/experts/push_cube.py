@@ -3,8 +3,9 @@
 In polar coordinates around the cube, with angle ``theta`` measured from the point directly behind
 the cube (opposite the goal), the pusher follows one continuous vector field: it turns ``theta``
 towards 0 along an orbit wide enough to clear the cube's corners, closes in to the face as
-``theta`` shrinks, and pushes towards the goal in proportion to how well it is aligned. A smooth,
-memoryless field (no phases, no switches) is what a behaviour-cloned MLP can imitate closely.
+``theta`` shrinks, and pushes towards the goal in proportion to how well it is aligned. The field
+is memoryless and continuous everywhere except on the half-line ahead of the cube (theta = +-pi),
+where it must pick a side to circle; no phases or mode switches, which a cloned MLP imitates well.
 """
 
 import math
@@ -45,7 +46,7 @@ class PushCubeExpert:
         dist = math.hypot(g[0] - c[0], g[1] - c[1])
         push_angle = math.atan2(g[1] - c[1], g[0] - c[0])
         r = max(math.hypot(p[0] - c[0], p[1] - c[1]), 1e-6)
-        # theta = 0 directly behind the cube; wrapped to (-pi, pi].
+        # theta = 0 directly behind the cube; wrapped to [-pi, pi).
         theta = _wrap(math.atan2(p[1] - c[1], p[0] - c[0]) - push_angle - math.pi)
         closeness = min(1.0, abs(theta) / CLOSE_IN) ** 2
         r_target = CONTACT - 0.005 + (ORBIT - CONTACT + 0.005) * closeness

@@ -7,6 +7,7 @@ import mujoco
 from envs.scenes.mujoco_base import MujocoScene
 from envs.tasks.push_cube import (
     CUBE_HALF,
+    GOAL_TOLERANCE,
     MAX_SPEED,
     PUSHER_RADIUS,
     PUSHER_RANGE,
@@ -40,7 +41,7 @@ XML = f"""
             rgba="0.9 0.2 0.2 1" friction="0.5 0.005 0.0001" contype="3" conaffinity="3"/>
     </body>
     <body name="goal" mocap="true" pos="0 0 0.0005">
-      <geom name="goal" type="cylinder" size="0.04 0.0005" rgba="0.2 0.8 0.2 0.6"
+      <geom name="goal" type="cylinder" size="{GOAL_TOLERANCE} 0.0005" rgba="0.2 0.8 0.2 0.6"
             contype="0" conaffinity="0"/>
     </body>
   </worldbody>

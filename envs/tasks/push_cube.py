@@ -110,6 +110,7 @@ def _sample_away(rng: np.random.Generator, half: float, avoid: np.ndarray) -> np
 
 def make_push_cube_env(backend: str = "mujoco", **env_kwargs: Any) -> Any:
     """Entry point of ``roboloop/PushCube-v0``; ``env_kwargs`` go to :class:`TaskEnv`."""
-    from envs.task_env import TaskEnv
+    from envs.task_env import TaskEnv, check_kwargs
 
+    check_kwargs(env_kwargs)
     return TaskEnv(PushCubeTask(), load_scene(BACKENDS, backend), **env_kwargs)
