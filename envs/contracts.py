@@ -21,11 +21,11 @@ class Scene(Protocol):
     def reset(self, layout: Any) -> None:
         """Put the world in the task's initial layout (positions, goal, ...)."""
 
-    def apply_action(self, action: np.ndarray) -> None:
-        """Set actuator commands from a normalized action in [-1, 1], shape (action_dim,)."""
+    def step(self, action: np.ndarray) -> str | None:
+        """Apply a normalized action in [-1, 1] (action_dim,) for one control step.
 
-    def step(self) -> str | None:
-        """Advance one control step; return a description of a physics blow-up, else None."""
+        Returns a description of a physics blow-up, else None.
+        """
 
     def read(self) -> Any:
         """Return the task-level state (a small NamedTuple of floats)."""

@@ -52,6 +52,7 @@ class TaskEnv(gym.Env):
         self.camera = camera or scene.cameras[0]
         _check_choice("camera", self.camera, scene.cameras)
         self.obs_mode, self.render_mode = obs_mode, render_mode
+        self._state_only = obs_mode == "state"
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
         self.action_space = spaces.Box(-1.0, 1.0, (scene.action_dim,), np.float32)
@@ -87,8 +88,7 @@ class TaskEnv(gym.Env):
                 "step() called on an episode that has ended (or was never reset); "
                 "call env.reset() first")
         a = self._check_action(action)
-        self.scene.apply_action(a)
-        instability = self.scene.step()
+        instability = self.scene.step(a)
         self._t += 1
         state = self._state = self.scene.read()
         terms = self.task.reward_terms(state, a)
@@ -105,7 +105,8 @@ class TaskEnv(gym.Env):
             terminated, truncated = False, True
         if terminated or truncated:
             self._needs_reset = True
-        return self._observe(state), sum(terms.values()), terminated, truncated, info
+        obs = self.task.state_vector(state) if self._state_only else self._observe(state)
+        return obs, sum(terms.values()), terminated, truncated, info
 
     def _check_action(self, action: Any) -> np.ndarray:
         a = np.asarray(action, dtype=np.float32)

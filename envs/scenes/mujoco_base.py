@@ -24,20 +24,30 @@ class MujocoScene:
         self.cameras = tuple(model.camera(i).name for i in range(model.ncam))
         lo, hi = model.actuator_ctrlrange.T
         self._ctrl_mid, self._ctrl_half = (hi + lo) / 2, (hi - lo) / 2
-        self._warnings = self.data.warning.number  # a live view of mjData's warning counters
+        self._ctrl_offset = bool(self._ctrl_mid.any())  # symmetric ranges skip the add
+        self._bind_views()
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         # Free GL contexts before interpreter teardown even if the user never calls close().
         weakref.finalize(self, _close_renderers, self._renderers)
 
-    def apply_action(self, action: np.ndarray) -> None:
-        """Map a normalized action in [-1, 1] onto each actuator's ctrlrange."""
-        self.data.ctrl[:] = self._ctrl_mid + self._ctrl_half * action
+    _VIEWS = ("_qpos", "_qvel", "_ctrl", "_warnings")
 
-    def step(self) -> str | None:
-        """Run ``frame_skip`` physics steps; report any MuJoCo warning raised meanwhile."""
+    def _bind_views(self) -> None:
+        """Cache live numpy views of MjData fields: each ``data.<field>`` access builds a new one."""
+        d = self.data
+        self._qpos, self._qvel, self._ctrl, self._warnings = d.qpos, d.qvel, d.ctrl, d.warning.number
+
+    def step(self, action: np.ndarray) -> str | None:
+        """Apply a normalized action and run ``frame_skip`` physics steps; report MuJoCo warnings.
+
+        The action in [-1, 1] maps onto each actuator's ctrlrange; returns None when all is well.
+        """
+        np.multiply(action, self._ctrl_half, out=self._ctrl)
+        if self._ctrl_offset:
+            self._ctrl += self._ctrl_mid
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         counts = self._warnings
-        if counts.any():
+        if any(counts.tolist()):
             raised = [f"{_WARNING_NAMES[i]} x{n}" for i, n in enumerate(counts.tolist()) if n]
             counts[:] = 0
             return f"MuJoCo warning {', '.join(raised)} near t={self.data.time:.3f}s"
@@ -60,13 +70,14 @@ class MujocoScene:
         """Pickle without renderers (GL contexts do not pickle; they are recreated lazily)."""
         state = self.__dict__.copy()
         state["_renderers"] = {}
-        del state["_warnings"]  # a view into the old MjData; rebuilt on unpickling
+        for name in self._VIEWS:  # views into the old MjData; rebuilt on unpickling
+            del state[name]
         return state
 
     def __setstate__(self, state: dict) -> None:
         """Restore and re-arm the renderer finalizer."""
         self.__dict__.update(state)
-        self._warnings = self.data.warning.number
+        self._bind_views()
         weakref.finalize(self, _close_renderers, self._renderers)
 
 

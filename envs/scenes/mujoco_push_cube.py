@@ -81,7 +81,7 @@ class MujocoPushCubeScene(MujocoScene):
 
     def read(self) -> PushCubeState:
         """Pusher position/velocity, cube position and yaw, goal position."""
-        q, v = self.data.qpos.tolist(), self.data.qvel.tolist()
+        q, v = self._qpos.tolist(), self._qvel.tolist()
         i, (px, py), (vx, vy) = self._cube_q, self._pusher_q, self._pusher_v
         w, x, y, z = q[i + 3:i + 7]
         yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
