@@ -8,7 +8,6 @@ from envs.errors import (
     ConfigError,
     EnvConfigError,
     InvalidActionError,
-    PhysicsInstabilityError,
     ResetNeededError,
     RoboloopError,
 )
@@ -22,7 +21,6 @@ __all__ = [
     "ResetNeededError",
     "EnvConfigError",
     "InvalidActionError",
-    "PhysicsInstabilityError",
     "RoboloopError",
     "make",
     "registered_ids",

@@ -19,7 +19,3 @@ class ResetNeededError(RoboloopError, RuntimeError):
 
 class InvalidActionError(RoboloopError, ValueError):
     """An action has the wrong shape, dtype or contains NaN/inf."""
-
-
-class PhysicsInstabilityError(RoboloopError, RuntimeError):
-    """The simulator diverged; the episode was ended and must be reset before stepping again."""
