@@ -14,12 +14,14 @@ from envs.tasks.push_cube import PushCubeTask
 from tests.conftest import PUSH_CUBE
 
 OBS_MODES = ["state", "rgb"]
+BACKENDS = ["mujoco", "pybullet"]
 
 
 @pytest.mark.parametrize("env_id", envs.registered_ids())
 @pytest.mark.parametrize("obs_mode", OBS_MODES)
-def test_gymnasium_and_sb3_check_env(env_id: str, obs_mode: str) -> None:
-    env = gym.make(env_id, obs_mode=obs_mode, render_mode="rgb_array")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gymnasium_and_sb3_check_env(env_id: str, obs_mode: str, backend: str) -> None:
+    env = gym.make(env_id, backend=backend, obs_mode=obs_mode, render_mode="rgb_array")
     check_env(env.unwrapped, skip_render_check=False)
     sb3_check_env(env.unwrapped, warn=True)
     env.close()
@@ -34,8 +36,8 @@ def test_registration_is_lazy() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-def rollout_states(seed: int, steps: int = 40) -> np.ndarray:
-    env = gym.make(PUSH_CUBE)
+def rollout_states(seed: int, steps: int = 40, backend: str = "mujoco") -> np.ndarray:
+    env = gym.make(PUSH_CUBE, backend=backend)
     obs, _ = env.reset(seed=seed)
     actions = np.random.default_rng(123).uniform(-1, 1, (steps, 2)).astype(np.float32)
     states = [obs]
@@ -45,9 +47,16 @@ def rollout_states(seed: int, steps: int = 40) -> np.ndarray:
     return np.stack(states)
 
 
-def test_same_seed_same_trajectory_and_different_seed_differs() -> None:
-    np.testing.assert_array_equal(rollout_states(7), rollout_states(7))
-    assert not np.allclose(rollout_states(7)[0], rollout_states(8)[0])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_same_trajectory_and_different_seed_differs(backend: str) -> None:
+    np.testing.assert_array_equal(rollout_states(7, backend=backend), rollout_states(7, backend=backend))
+    assert not np.allclose(rollout_states(7, backend=backend)[0], rollout_states(8, backend=backend)[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_same_seed_gives_the_same_layout_on_both_backends(seed: int) -> None:
+    first = [gym.make(PUSH_CUBE, backend=b).reset(seed=seed)[0] for b in BACKENDS]
+    np.testing.assert_allclose(first[0], first[1], atol=1e-6)
 
 
 def test_layout_comes_from_the_task_alone() -> None:
@@ -63,10 +72,11 @@ def test_layout_comes_from_the_task_alone() -> None:
     assert tuple(obs[8:10]) == pytest.approx(expected.goal_xy, abs=1e-6)
 
 
-def test_reward_terms_sum_to_reward_and_success_is_reported() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reward_terms_sum_to_reward_and_success_is_reported(backend: str) -> None:
     from agents.experts import PushCubeExpert
 
-    env = gym.make(PUSH_CUBE)
+    env = gym.make(PUSH_CUBE, backend=backend)
     obs, info = env.reset(seed=0)
     assert info["is_success"] is False
     expert, done = PushCubeExpert(), False
@@ -114,7 +124,7 @@ def test_unknown_names_list_the_valid_ones() -> None:
         envs.make("roboloop/PushCub-v0")
     with pytest.raises(EnvConfigError, match=r"\['state', 'rgb'\]"):
         gym.make(PUSH_CUBE, obs_mode="pointcloud")
-    with pytest.raises(EnvConfigError, match="mujoco"):
+    with pytest.raises(EnvConfigError, match=r"\['mujoco', 'pybullet'\]"):
         gym.make(PUSH_CUBE, backend="bullet")
     with pytest.raises(EnvConfigError, match="rgb_array"):
         gym.make(PUSH_CUBE, render_mode="human")
@@ -142,8 +152,9 @@ def test_physics_blow_up_ends_the_episode_with_the_reason() -> None:
     assert np.isfinite(env.step(np.zeros(2, np.float32))[0]).all()
 
 
-def test_rgb_observation_and_render_shapes() -> None:
-    env = gym.make(PUSH_CUBE, obs_mode="rgb", render_mode="rgb_array", render_size=64)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rgb_observation_and_render_shapes(backend: str) -> None:
+    env = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb", render_mode="rgb_array", render_size=64)
     obs, _ = env.reset(seed=0)
     assert obs["top_rgb"].shape == (96, 96, 3) and obs["top_rgb"].dtype == np.uint8
     assert obs["top_rgb"].std() > 5  # an actual picture, not a blank buffer
@@ -159,3 +170,21 @@ def test_env_pickles_and_continues_identically() -> None:
     clone = pickle.loads(pickle.dumps(env))
     a = np.array([0.5, 0.5], np.float32)
     np.testing.assert_allclose(env.step(a)[0], clone.step(a)[0])
+
+
+def test_pybullet_blow_up_ends_the_episode_with_the_reason() -> None:
+    env = gym.make(PUSH_CUBE, backend="pybullet")
+    env.reset(seed=0)
+    scene = env.unwrapped.scene
+    scene.client.resetBaseVelocity(scene.cube, [1e6, 0, 0], [0, 0, 0])
+    obs, reward, terminated, truncated, info = env.step(np.zeros(2, np.float32))
+    assert truncated and not info["is_success"] and "diverged" in info["instability"]
+
+
+def test_pybullet_envs_are_independent_and_refuse_pickling() -> None:
+    a, b = gym.make(PUSH_CUBE, backend="pybullet"), gym.make(PUSH_CUBE, backend="pybullet")
+    a.reset(seed=1)
+    b.reset(seed=2)
+    assert not np.allclose(a.step(np.zeros(2, np.float32))[0], b.step(np.zeros(2, np.float32))[0])
+    with pytest.raises(TypeError, match="recreate the env"):
+        pickle.dumps(a.unwrapped)

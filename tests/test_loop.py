@@ -46,8 +46,9 @@ def test_rollout_calls_agent_and_callbacks_in_order() -> None:
     assert (result.length, result.success, result.reason) == (3, False, "time_limit")
 
 
-def test_expert_succeeds_on_100_seeded_episodes() -> None:
-    summary = evaluate(gym.make(PUSH_CUBE), PushCubeExpert(), range(100), progress=None)
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_expert_succeeds_on_100_seeded_episodes(backend: str) -> None:
+    summary = evaluate(gym.make(PUSH_CUBE, backend=backend), PushCubeExpert(), range(100), progress=None)
     assert summary.success_rate >= 0.95, summary.headline()
 
 

@@ -24,7 +24,10 @@ PUSHER_SPAWN = 0.2
 MIN_SEPARATION = 0.08  # between cube and goal, and cube and pusher, at spawn
 OUT_OF_REACH = PUSHER_RANGE - 0.02  # cube beyond this cannot be pushed back: episode fails
 
-BACKENDS = {"mujoco": "envs.scenes.mujoco_push_cube:MujocoPushCubeScene"}
+BACKENDS = {
+    "mujoco": "envs.scenes.mujoco_push_cube:MujocoPushCubeScene",
+    "pybullet": "envs.scenes.pybullet_push_cube:PybulletPushCubeScene",
+}
 
 
 @dataclass(frozen=True)
