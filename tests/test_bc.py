@@ -39,10 +39,21 @@ def test_overfits_one_batch() -> None:
 
 
 def test_bc_learns_push_cube_on_a_small_budget(small_agent) -> None:
-    # 30 demos, 2000 steps of a 256x256 MLP (~10 s). The full recipe (100 demos) reaches ~90%:
-    # see docs/results.md. A zero or random policy scores 0% here.
-    summary = evaluate(gym.make(PUSH_CUBE), small_agent, evaluation_seeds(20), progress=None)
-    assert summary.success_rate >= 0.35, summary.headline()
+    # 30 demos, 2000 steps of a 256x256 MLP (~5 s): 30-50% over training seeds 0-2 here, against
+    # 0% for a policy that does nothing. The full recipe (100 demos) reaches ~93%: docs/results.md.
+    env, seeds = gym.make(PUSH_CUBE), evaluation_seeds(20)
+    idle = evaluate(env, StillAgent(), seeds, progress=None)
+    summary = evaluate(env, small_agent, seeds, progress=None)
+    assert idle.success_rate == 0.0
+    assert summary.success_rate >= 0.25, summary.headline()
+
+
+class StillAgent:
+    def reset(self) -> None:
+        pass
+
+    def act(self, features) -> np.ndarray:
+        return np.zeros(2, np.float32)
 
 
 def test_checkpoint_round_trip_gives_identical_actions(small_agent, tmp_path) -> None:
