@@ -78,3 +78,14 @@ def test_bad_inputs_fail_with_a_clear_message(tmp_path) -> None:
     assert proc.returncode != 0 and "known agents" in proc.stderr
     proc = run("collect_demos.py", "episodes=1", "env.kwargs.obs_mode=lidar", f"hydra.run.dir={tmp_path}/r3")
     assert proc.returncode != 0 and "valid choices" in proc.stderr
+
+
+def test_collection_refuses_to_overwrite_and_resumes_where_it_stopped(tmp_path) -> None:
+    ds = tmp_path / "ds"
+    ok(run("collect_demos.py", "episodes=2", f"dataset_dir={ds}", f"hydra.run.dir={tmp_path}/c1"))
+    proc = run("collect_demos.py", "episodes=3", f"dataset_dir={ds}", f"hydra.run.dir={tmp_path}/c2")
+    assert proc.returncode != 0 and "resume=True" in proc.stderr
+    ok(run("collect_demos.py", "episodes=3", "resume=true", f"dataset_dir={ds}",
+           f"hydra.run.dir={tmp_path}/c3"))
+    metrics = json.loads((tmp_path / "c3" / "metrics.json").read_text())
+    assert metrics["seeds"] == [2] and DemoDataset(ds).seeds == [0, 1, 2]
