@@ -60,7 +60,6 @@ class TaskEnv(gym.Env):
         self._action_shape = (scene.action_dim,)
         self._t = 0
         self._needs_reset = True
-        self._state: Any = None
 
     def _make_observation_space(self) -> spaces.Space:
         state = spaces.Box(-np.inf, np.inf, (len(self.task.state_names),), np.float32)
@@ -78,8 +77,7 @@ class TaskEnv(gym.Env):
         super().reset(seed=seed)
         self.scene.reset(self.task.sample_layout(self.np_random))
         self._t, self._needs_reset = 0, False
-        self._state = self.scene.read()
-        return self._observe(self._state), {"is_success": False}
+        return self._observe(self.scene.read()), {"is_success": False}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Apply one normalized action for ``scene.control_dt`` seconds."""
@@ -90,7 +88,7 @@ class TaskEnv(gym.Env):
         a = self._check_action(action)
         instability = self.scene.step(a)
         self._t += 1
-        state = self._state = self.scene.read()
+        state = self.scene.read()
         terms = self.task.reward_terms(state, a)
         success, failure = self.task.outcome(state)
         info: dict[str, Any] = {"reward_terms": terms, "is_success": success}
