@@ -4,19 +4,27 @@ A :class:`Task` decides *what* an episode is (initial layout, observation vector
 from a backend-neutral scene state. A :class:`Scene` decides *how* it is simulated (model, actuators,
 cameras). :class:`envs.task_env.TaskEnv` composes one of each into a Gymnasium env, so porting a
 task to a new backend means writing a scene, never touching the task.
+
+``envs/scenes/mujoco_base.py`` and ``envs/scenes/pybullet_base.py`` implement everything here but
+``reset``, ``read`` and the actuation; a scene subclass adds those for its model.
 """
 
 from typing import Any, Protocol
 
 import numpy as np
 
+from envs.cameras import CameraParams
+from envs.randomization import EpisodeRandomization
+
 
 class Scene(Protocol):
     """A simulated world for one task; all state lives here."""
 
-    action_dim: int  # normalized action size, read from the model (e.g. MuJoCo ``nu``)
+    action_dim: int  # normalized action size (e.g. MuJoCo ``nu``)
     control_dt: float  # seconds of simulated time per env step
-    cameras: tuple[str, ...]  # names accepted by ``render``
+    cameras: tuple[str, ...]  # names accepted by ``render``; the first is the default
+    labels: tuple[str, ...]  # segmentation id i >= 1 names labels[i - 1]; 0 is unlabelled
+    far: float  # depth reads this where a pixel sees nothing
 
     def reset(self, layout: Any) -> None:
         """Put the world in the task's initial layout (positions, goal, ...)."""
@@ -30,15 +38,32 @@ class Scene(Protocol):
     def read(self) -> Any:
         """Return the task-level state (a small NamedTuple of floats)."""
 
-    def render(self, camera: str, width: int, height: int) -> np.ndarray:
-        """RGB image (height, width, 3) uint8 from a named camera."""
+    def render(self, camera: str, width: int, height: int,
+               modalities: tuple[str, ...] = ("rgb",)) -> dict[str, np.ndarray]:
+        """Requested images from a named camera.
+
+        ``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres, ``segmentation`` (H, W) uint8.
+        """
+
+    def camera_params(self, camera: str, width: int, height: int) -> CameraParams:
+        """Intrinsics and current extrinsics (see ``envs/cameras.py`` for the conventions)."""
+
+    def nominal_camera_poses(self) -> dict[str, np.ndarray]:
+        """Camera-to-world poses before jitter, for sampling a randomization."""
+
+    def randomize(self, sample: EpisodeRandomization) -> None:
+        """Apply one episode's domain randomization relative to the nominal model."""
 
     def close(self) -> None:
         """Release renderers and simulator handles."""
 
 
 class Task(Protocol):
-    """Backend-neutral task logic over the scene state returned by :meth:`Scene.read`."""
+    """Backend-neutral task logic over the scene state returned by :meth:`Scene.read`.
+
+    A task with discrete actions also sets ``action_table`` (n, action_dim): row i is the
+    normalized scene action that discrete action i stands for (and ``action_names``).
+    """
 
     state_names: tuple[str, ...]  # one name per entry of ``state_vector``
     proprio_names: tuple[str, ...]  # one name per entry of ``proprio_vector``

@@ -1,18 +1,24 @@
 """A Gymnasium env composed of a backend-neutral Task and a backend-specific Scene."""
 
+import inspect
 import logging
+from collections import deque
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.cameras import CameraParams, depth_to_pointcloud
 from envs.contracts import Scene, Task
 from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError
+from envs.randomization import Randomization
+from envs.scenes import scene_class
 
 logger = logging.getLogger(__name__)
 
-OBS_MODES = ("state", "rgb")
+SENSORS = ("rgb", "depth", "segmentation", "pointcloud")
+OBS_MODES = ("state", "proprio", *SENSORS)  # camera sensors combine with "+", e.g. "rgb+depth"
 RENDER_MODES = ("rgb_array",)
 MAX_IMAGE_SIZE = 640  # the scenes' offscreen framebuffer
 
@@ -20,9 +26,16 @@ MAX_IMAGE_SIZE = 640  # the scenes' offscreen framebuffer
 class TaskEnv(gym.Env):
     """Single-step env: validates the action, steps the scene, scores with the task.
 
-    Observations: ``obs_mode="state"`` gives the privileged state vector (Box). Image modes give a
-    dict with ``"state"`` (privileged, for experts and relabelling), ``"proprio"`` and one
-    ``"<camera>_rgb"`` image (H, W, 3) uint8 per camera; learning agents choose their keys.
+    Observations (the key convention shared by sim, real robot, perception and datasets):
+    ``obs_mode="state"`` gives the privileged state vector (a Box). Every other mode gives a dict
+    with ``"state"`` (privileged, for experts and relabelling), ``"proprio"`` (robot-only) and,
+    per camera ``<cam>``, the requested sensors: ``"<cam>_rgb"`` (H, W, 3) uint8,
+    ``"<cam>_depth"`` (H, W) float32 metres, ``"<cam>_segmentation"`` (H, W) uint8 label ids
+    (see ``segmentation_labels``) and ``"<cam>_pointcloud"`` (H * W, 3) float32 world-frame points.
+    ``camera_params(cam)`` gives each camera's intrinsics and extrinsics (``envs/cameras.py``).
+
+    Actions are normalized float32 in [-1, 1], or an integer for tasks with a discrete action
+    table (``Discrete(n)``), e.g. CartPole.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 20}
@@ -37,55 +50,98 @@ class TaskEnv(gym.Env):
         horizon: int = 150,
         image_size: int = 96,
         render_size: int = 256,
-        camera: str | None = None,
+        cameras: str | list[str] | tuple[str, ...] | None = None,
+        render_camera: str | None = None,
+        randomization: dict | Randomization | None = None,
     ) -> None:
-        _check_choice("obs_mode", obs_mode, OBS_MODES)
+        self.sensors = _parse_obs_mode(obs_mode)
         if render_mode is not None:
             _check_choice("render_mode", render_mode, RENDER_MODES)
-        if horizon < 1:
-            raise EnvConfigError(f"horizon must be >= 1 step, got {horizon}")
+        if not isinstance(horizon, int) or horizon < 1:
+            raise EnvConfigError(f"horizon must be an integer >= 1 step, got {horizon!r}")
         for name, size in (("image_size", image_size), ("render_size", render_size)):
-            if not 1 <= size <= MAX_IMAGE_SIZE:
+            if not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
                 raise EnvConfigError(
-                    f"{name} must be in [1, {MAX_IMAGE_SIZE}] pixels (the offscreen buffer), got {size}")
+                    f"{name} must be an integer in [1, {MAX_IMAGE_SIZE}] pixels (the offscreen "
+                    f"buffer), got {size!r}")
         self.task, self.scene = task, scene
-        self.camera = camera or scene.cameras[0]
-        _check_choice("camera", self.camera, scene.cameras)
+        self.cameras = _parse_cameras(cameras, scene.cameras)
+        self.render_camera = render_camera or self.cameras[0]
+        _check_choice("render_camera", self.render_camera, scene.cameras)
         self.obs_mode, self.render_mode = obs_mode, render_mode
         self._state_only = obs_mode == "state"
+        self._modalities = tuple(m for m in ("rgb", "depth", "segmentation") if m in self.sensors
+                                 or (m == "depth" and "pointcloud" in self.sensors))
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
+        self.randomization = Randomization.from_dict(randomization)
+        self.randomization_sample = None  # this episode's draw, when randomization is on
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
-        self.action_space = spaces.Box(-1.0, 1.0, (scene.action_dim,), np.float32)
+        self._action_table = getattr(task, "action_table", None)
+        if self._action_table is not None:
+            self._action_table = np.asarray(self._action_table, np.float32)
+            self.action_space = spaces.Discrete(len(self._action_table))
+        else:
+            self.action_space = spaces.Box(-1.0, 1.0, (scene.action_dim,), np.float32)
         self.observation_space = self._make_observation_space()
         self._action_shape = (scene.action_dim,)
+        self._pending: deque[np.ndarray] = deque()
         self._t = 0
         self._needs_reset = True
 
+    @property
+    def segmentation_labels(self) -> tuple[str, ...]:
+        """Names of segmentation ids: id ``i`` >= 1 is ``labels[i - 1]``; 0 is nothing labelled."""
+        return self.scene.labels
+
+    def camera_params(self, camera: str) -> CameraParams:
+        """Intrinsics (3, 3) and camera-to-world extrinsics (4, 4, OpenCV axes) at ``image_size``."""
+        _check_choice("camera", camera, self.scene.cameras)
+        return self.scene.camera_params(camera, self.image_size, self.image_size)
+
     def _make_observation_space(self) -> spaces.Space:
         state = spaces.Box(-np.inf, np.inf, (len(self.task.state_names),), np.float32)
-        if self.obs_mode == "state":
+        if self._state_only:
             return state
-        size = (self.image_size, self.image_size, 3)
-        return spaces.Dict({
+        s = self.image_size
+        items: dict[str, spaces.Space] = {
             "state": state,
             "proprio": spaces.Box(-np.inf, np.inf, (len(self.task.proprio_names),), np.float32),
-            f"{self.camera}_rgb": spaces.Box(0, 255, size, np.uint8),
-        })
+        }
+        for cam in self.cameras:
+            if "rgb" in self.sensors:
+                items[f"{cam}_rgb"] = spaces.Box(0, 255, (s, s, 3), np.uint8)
+            if "depth" in self.sensors:
+                items[f"{cam}_depth"] = spaces.Box(0.0, self.scene.far, (s, s), np.float32)
+            if "segmentation" in self.sensors:
+                items[f"{cam}_segmentation"] = spaces.Box(0, len(self.scene.labels), (s, s), np.uint8)
+            if "pointcloud" in self.sensors:
+                items[f"{cam}_pointcloud"] = spaces.Box(-np.inf, np.inf, (s * s, 3), np.float32)
+        return spaces.Dict(items)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
-        """Start an episode from a layout drawn with the env's seeded generator."""
+        """Start an episode from a layout (and perturbation) drawn with the env's seeded generator."""
         super().reset(seed=seed)
-        self.scene.reset(self.task.sample_layout(self.np_random))
+        layout = self.task.sample_layout(self.np_random)
+        if self.randomization.physical:
+            self.randomization_sample = self.randomization.sample(
+                self.np_random, self.scene.labels, self.scene.nominal_camera_poses())
+            self.scene.randomize(self.randomization_sample)
+        self.scene.reset(layout)
+        self._pending = deque(np.zeros(self._action_shape, np.float32)
+                              for _ in range(self.randomization.action_latency))
         self._t, self._needs_reset = 0, False
         return self._observe(self.scene.read()), {"is_success": False}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
-        """Apply one normalized action for ``scene.control_dt`` seconds."""
+        """Apply one action for ``scene.control_dt`` seconds (``action_latency`` steps late if set)."""
         if self._needs_reset:
             raise ResetNeededError(
                 "step() called on an episode that has ended (or was never reset); "
                 "call env.reset() first")
         a = self._check_action(action)
+        if self._pending:
+            self._pending.append(a)
+            a = self._pending.popleft()
         instability = self.scene.step(a)
         self._t += 1
         state = self.scene.read()
@@ -103,10 +159,11 @@ class TaskEnv(gym.Env):
             terminated, truncated = False, True
         if terminated or truncated:
             self._needs_reset = True
-        obs = self.task.state_vector(state) if self._state_only else self._observe(state)
-        return obs, sum(terms.values()), terminated, truncated, info
+        return self._observe(state), sum(terms.values()), terminated, truncated, info
 
     def _check_action(self, action: Any) -> np.ndarray:
+        if self._action_table is not None:
+            return self._check_discrete(action)
         a = np.asarray(action, dtype=np.float32)
         if a.shape != self._action_shape:
             raise InvalidActionError(
@@ -119,25 +176,51 @@ class TaskEnv(gym.Env):
             raise InvalidActionError(f"action contains NaN or inf: {a}; fix the policy output")
         return np.clip(a, -1.0, 1.0)  # out-of-range actions saturate, as Box bounds imply
 
+    def _check_discrete(self, action: Any) -> np.ndarray:
+        a = np.asarray(action)
+        n = len(self._action_table)
+        if a.shape not in ((), (1,)) or not np.issubdtype(a.dtype, np.integer) or not 0 <= int(a) < n:
+            raise InvalidActionError(
+                f"action {action!r} is not valid for {self.action_space}: expected one integer in "
+                f"[0, {n - 1}] ({', '.join(getattr(self.task, 'action_names', ()))})")
+        return self._action_table[int(a)]
+
     def _observe(self, state: Any) -> Any:
         vec = self.task.state_vector(state)
-        if self.obs_mode == "state":
+        noise = self.randomization.obs_noise
+        if noise:
+            vec = vec + self.np_random.normal(0.0, noise, vec.shape).astype(np.float32)
+        if self._state_only:
             return vec
-        size = self.image_size
-        return {
-            "state": vec,
-            "proprio": self.task.proprio_vector(state),
-            f"{self.camera}_rgb": self.scene.render(self.camera, size, size),
-        }
+        proprio = self.task.proprio_vector(state)
+        if noise:
+            proprio = proprio + self.np_random.normal(0.0, noise, proprio.shape).astype(np.float32)
+        obs: dict[str, np.ndarray] = {"state": vec, "proprio": proprio}
+        s = self.image_size
+        for cam in self.cameras:
+            images = self.scene.render(cam, s, s, self._modalities) if self._modalities else {}
+            if "depth" in images and self.randomization.depth_noise:
+                noisy = images["depth"] + self.np_random.normal(
+                    0.0, self.randomization.depth_noise, images["depth"].shape)
+                images["depth"] = np.clip(noisy, 0.0, self.scene.far).astype(np.float32)
+            for sensor in ("rgb", "depth", "segmentation"):
+                if sensor in self.sensors:
+                    obs[f"{cam}_{sensor}"] = images[sensor]
+            if "pointcloud" in self.sensors:
+                p = self.scene.camera_params(cam, s, s)
+                obs[f"{cam}_pointcloud"] = depth_to_pointcloud(images["depth"], p.intrinsics,
+                                                               p.extrinsics)
+        return obs
 
     def render(self) -> np.ndarray | None:
-        """RGB frame (render_size, render_size, 3) from the default camera, for videos."""
+        """RGB frame (render_size, render_size, 3) from ``render_camera``, for videos."""
         if self.render_mode is None:
             return None
-        return self.scene.render(self.camera, self.render_size, self.render_size)
+        size = self.render_size
+        return self.scene.render(self.render_camera, size, size, ("rgb",))["rgb"]
 
     def close(self) -> None:
-        """Release the scene's renderers."""
+        """Release the scene's renderers and simulator."""
         self.scene.close()
 
 
@@ -146,14 +229,55 @@ def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
         raise EnvConfigError(f"{name}={value!r} is not supported; valid choices: {list(allowed)}")
 
 
-def check_kwargs(kwargs: dict[str, Any]) -> None:
-    """Reject keyword arguments :class:`TaskEnv` does not take, listing the ones it does."""
-    import inspect
-
-    valid = [p for p in inspect.signature(TaskEnv.__init__).parameters if p not in ("self", "task", "scene")]
-    unknown = sorted(set(kwargs) - set(valid))
-    if unknown:
+def _parse_obs_mode(obs_mode: str) -> tuple[str, ...]:
+    if obs_mode in ("state", "proprio"):
+        return ()
+    parts = tuple(str(obs_mode).split("+"))
+    bad = [p for p in parts if p not in SENSORS]
+    if bad or len(set(parts)) != len(parts):
         raise EnvConfigError(
-            f"unknown env option(s) {unknown}; valid options: ['backend', {', '.join(map(repr, valid))}]"
+            f"obs_mode={obs_mode!r} is not supported; valid choices: {list(OBS_MODES)}, or camera "
+            f"sensors {list(SENSORS)} joined with '+', e.g. 'rgb+depth'")
+    return parts
+
+
+def _parse_cameras(cameras: Any, available: tuple[str, ...]) -> tuple[str, ...]:
+    if cameras is None:
+        return available[:1]
+    if cameras == "all":
+        return tuple(available)
+    names = (cameras,) if isinstance(cameras, str) else tuple(cameras)
+    for name in names:
+        _check_choice("camera", name, available)
+    if not names:
+        raise EnvConfigError(f"cameras=[] selects no camera; valid choices: {list(available)} "
+                             "or 'all'")
+    return names
+
+
+def make_task_env(task: Task, backends: dict[str, str], backend: str = "mujoco",
+                  **kwargs: Any) -> TaskEnv:
+    """Build a task's env on a backend; options go to the env or the scene, whichever takes them.
+
+    Unknown options are rejected with the list of valid ones for this task and backend.
+    """
+    cls = scene_class(backends, backend)
+    env_options = _parameters(TaskEnv.__init__, skip=("self", "task", "scene"))
+    scene_options = _parameters(cls.__init__, skip=("self",))
+    unknown = sorted(set(kwargs) - set(env_options) - set(scene_options))
+    if unknown:
+        valid = ["backend", *env_options, *scene_options]
+        raise EnvConfigError(
+            f"unknown env option(s) {unknown}; valid options: {valid}"
             + (". Gymnasium's own max_episode_steps is taken by gymnasium.make; roboloop's "
                "episode length is `horizon`" if "max_episode_steps" in unknown else ""))
+    scene = cls(**{k: v for k, v in kwargs.items() if k in scene_options})
+    try:
+        return TaskEnv(task, scene, **{k: v for k, v in kwargs.items() if k in env_options})
+    except Exception:
+        scene.close()
+        raise
+
+
+def _parameters(fn: Any, skip: tuple[str, ...]) -> list[str]:
+    return [p for p in inspect.signature(fn).parameters if p not in skip]

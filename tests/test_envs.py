@@ -122,15 +122,19 @@ def test_out_of_range_actions_are_clipped_to_the_box() -> None:
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(EnvConfigError, match="PushCube-v0"):
         envs.make("roboloop/PushCub-v0")
-    with pytest.raises(EnvConfigError, match=r"\['state', 'rgb'\]"):
-        gym.make(PUSH_CUBE, obs_mode="pointcloud")
+    with pytest.raises(EnvConfigError, match=r"\['state', 'proprio', 'rgb', .*joined with '\+'"):
+        gym.make(PUSH_CUBE, obs_mode="rgbd")
+    with pytest.raises(EnvConfigError, match=r"valid choices: \['top', 'front'\]"):
+        gym.make(PUSH_CUBE, obs_mode="rgb", cameras=["top", "side"])
+    with pytest.raises(EnvConfigError, match="unknown randomization option.*friction"):
+        gym.make(PUSH_CUBE, randomization={"frcition": [0.5, 1.5]})
     with pytest.raises(EnvConfigError, match=r"\['mujoco', 'pybullet'\]"):
         gym.make(PUSH_CUBE, backend="bullet")
     with pytest.raises(EnvConfigError, match="rgb_array"):
         gym.make(PUSH_CUBE, render_mode="human")
     with pytest.raises(EnvConfigError, match="valid options.*horizon"):
         gym.make(PUSH_CUBE, horizn=10)
-    with pytest.raises(EnvConfigError, match=r"image_size must be in \[1, 640\]"):
+    with pytest.raises(EnvConfigError, match=r"image_size must be an integer in \[1, 640\]"):
         gym.make(PUSH_CUBE, image_size=0)
 
 

@@ -4,10 +4,13 @@ import math
 
 import mujoco
 
+from envs.cameras import mujoco_camera_xml
 from envs.scenes.mujoco_base import MujocoScene
 from envs.tasks.push_cube import (
+    CAMERAS,
     CUBE_HALF,
     GOAL_TOLERANCE,
+    LABELS,
     MAX_SPEED,
     PUSHER_RADIUS,
     PUSHER_RANGE,
@@ -28,7 +31,7 @@ XML = f"""
            diffuse="0.5 0.5 0.5"/>
     <geom name="table" type="plane" size="0.4 0.4 0.01" rgba="0.6 0.6 0.55 1"
           contype="1" conaffinity="1"/>
-    <camera name="top" pos="0 0 0.8" xyaxes="1 0 0 0 1 0" fovy="45"/>
+    {"".join(mujoco_camera_xml(c) for c in CAMERAS)}
     <body name="pusher" pos="0 0 0.03">
       <joint name="pusher_x" type="slide" axis="1 0 0" range="{-PUSHER_RANGE} {PUSHER_RANGE}"/>
       <joint name="pusher_y" type="slide" axis="0 1 0" range="{-PUSHER_RANGE} {PUSHER_RANGE}"/>
@@ -59,7 +62,7 @@ class MujocoPushCubeScene(MujocoScene):
     """Named accessors over the PushCube model; 20 Hz control (10 physics steps of 5 ms)."""
 
     def __init__(self, frame_skip: int = 10) -> None:
-        super().__init__(mujoco.MjModel.from_xml_string(XML), frame_skip)
+        super().__init__(mujoco.MjModel.from_xml_string(XML), frame_skip, CAMERAS, LABELS)
         m = self.model
         self._pusher_q = [int(m.joint(n).qposadr[0]) for n in ("pusher_x", "pusher_y")]
         self._pusher_v = [int(m.joint(n).dofadr[0]) for n in ("pusher_x", "pusher_y")]

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from envs.scenes import load_scene
+from envs.cameras import CameraSpec
 
 CUBE_HALF = 0.025  # cube half edge
 PUSHER_RADIUS = 0.015
@@ -23,6 +23,12 @@ GOAL_SPAWN = 0.18
 PUSHER_SPAWN = 0.2
 MIN_SEPARATION = 0.08  # between cube and goal, and cube and pusher, at spawn
 OUT_OF_REACH = PUSHER_RANGE - 0.02  # cube beyond this cannot be pushed back: episode fails
+
+LABELS = ("table", "pusher", "cube", "goal")  # segmentation ids 1..4; 0 = nothing
+CAMERAS = (
+    CameraSpec("top", eye=(0.0, 0.0, 0.8), target=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0)),
+    CameraSpec("front", eye=(0.0, -0.6, 0.45), target=(0.0, 0.0, 0.0)),
+)
 
 BACKENDS = {
     "mujoco": "envs.scenes.mujoco_push_cube:MujocoPushCubeScene",
@@ -111,9 +117,8 @@ def _sample_away(rng: np.random.Generator, half: float, avoid: np.ndarray) -> np
             return p
 
 
-def make_push_cube_env(backend: str = "mujoco", **env_kwargs: Any) -> Any:
-    """Entry point of ``roboloop/PushCube-v0``; ``env_kwargs`` go to :class:`TaskEnv`."""
-    from envs.task_env import TaskEnv, check_kwargs
+def make_push_cube_env(backend: str = "mujoco", **kwargs: Any) -> Any:
+    """Entry point of ``roboloop/PushCube-v0``; options go to :class:`TaskEnv` or the scene."""
+    from envs.task_env import make_task_env
 
-    check_kwargs(env_kwargs)
-    return TaskEnv(PushCubeTask(), load_scene(BACKENDS, backend), **env_kwargs)
+    return make_task_env(PushCubeTask(), BACKENDS, backend, **kwargs)

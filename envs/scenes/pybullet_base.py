@@ -1,0 +1,164 @@
+"""What every PyBullet scene shares: its own client, stepping with blow-up detection, sensors, DR.
+
+A subclass builds bodies in ``self.client`` (one ``BulletClient`` per scene, never the implicit
+global one, so several envs coexist in one process), names them with :meth:`label`, and adds
+``reset``, ``read`` and ``apply_action``. Cameras come from the same :class:`CameraSpec` as the
+MuJoCo scene, so images line up across backends; rendering uses TinyRenderer (no GL needed).
+"""
+
+import math
+
+import numpy as np
+import pybullet as pb
+from pybullet_utils.bullet_client import BulletClient
+
+from envs.cameras import (
+    CameraParams,
+    CameraSpec,
+    intrinsics,
+    linearize_depth,
+    opengl_projection_matrix,
+    opengl_view_matrix,
+)
+from envs.errors import EnvConfigError
+from envs.randomization import SURFACES, EpisodeRandomization
+
+TIMESTEP = 0.005  # physics step, as the MuJoCo scenes
+BLOW_UP_SPEED = 50.0  # m/s: no body in these scenes can legitimately move this fast
+AMBIENT, DIFFUSE = 0.6, 0.35  # TinyRenderer lighting coefficients at light multiplier 1
+
+
+class PybulletScene:
+    """Owns a DIRECT-mode physics server; subclasses add bodies, ``reset``, ``read``, actions."""
+
+    action_dim: int
+
+    def __init__(self, frame_skip: int, camera_specs: tuple[CameraSpec, ...],
+                 labels: tuple[str, ...]) -> None:
+        if frame_skip < 1:
+            raise EnvConfigError(f"frame_skip must be a positive integer, got {frame_skip}")
+        self.frame_skip, self.control_dt = frame_skip, TIMESTEP * frame_skip
+        self.camera_specs = {spec.name: spec for spec in camera_specs}
+        self.cameras = tuple(self.camera_specs)
+        self.labels = labels
+        self.near = min(s.near for s in camera_specs)
+        self.far = max(s.far for s in camera_specs)
+        self._poses = {name: spec.pose() for name, spec in self.camera_specs.items()}
+        self._light = 1.0
+        self._body_labels: dict[int, str] = {}
+        self._nominal: dict[tuple[int, int], dict] = {}
+        self.client = BulletClient(connection_mode=pb.DIRECT)
+        self.client.setTimeStep(TIMESTEP)
+        self.client.setGravity(0, 0, -9.81)
+
+    def label(self, body: int, name: str) -> int:
+        """Give ``body`` a segmentation label (one of ``labels``) and record its nominal dynamics."""
+        if name not in self.labels:
+            raise EnvConfigError(f"label {name!r} is not one of this scene's labels {self.labels}")
+        self._body_labels[body] = name
+        c = self.client
+        colours = {d[1]: d[7] for d in c.getVisualShapeData(body)}
+        for link in range(-1, c.getNumJoints(body)):
+            info = c.getDynamicsInfo(body, link)
+            damping = c.getJointInfo(body, link)[6] if link >= 0 else 0.0
+            self._nominal[(body, link)] = {"mass": info[0], "friction": info[1],
+                                           "damping": damping, "rgba": colours.get(link)}
+        return body
+
+    def apply_action(self, action: np.ndarray) -> None:
+        """Set motor targets from a normalized action (subclasses)."""
+        raise NotImplementedError
+
+    def step(self, action: np.ndarray) -> str | None:
+        """Apply a normalized action, run ``frame_skip`` physics steps, report a blow-up."""
+        self.apply_action(action)
+        for _ in range(self.frame_skip):
+            self.client.stepSimulation()
+        return self.check_blow_up()
+
+    def check_blow_up(self) -> str | None:
+        """Describe the first labelled body whose state is non-finite or implausibly fast."""
+        c = self.client
+        for body, name in self._body_labels.items():
+            pos, _ = c.getBasePositionAndOrientation(body)
+            lin, ang = c.getBaseVelocity(body)
+            values = (*pos, *lin, *ang)
+            if not all(math.isfinite(v) for v in values) or max(map(abs, lin)) > BLOW_UP_SPEED:
+                return f"PyBullet {name} state diverged: position {pos}, velocity {lin}"
+        return None
+
+    def render(self, camera: str, width: int, height: int,
+               modalities: tuple[str, ...] = ("rgb",)) -> dict[str, np.ndarray]:
+        """Requested images from a named camera.
+
+        ``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 metres, ``segmentation`` (H, W) uint8
+        label ids (0 where no labelled body is seen).
+        """
+        if camera not in self.camera_specs:
+            raise EnvConfigError(f"camera={camera!r} unknown; valid choices: {list(self.cameras)}")
+        spec = self.camera_specs[camera]
+        flags = 0 if "segmentation" in modalities else pb.ER_NO_SEGMENTATION_MASK
+        _, _, rgba, zbuf, seg = self.client.getCameraImage(
+            width, height, opengl_view_matrix(self._poses[camera]),
+            opengl_projection_matrix(spec.fovy, width / height, self.near, self.far),
+            lightDirection=[0.3, 0.3, 1.0], lightAmbientCoeff=AMBIENT * self._light,
+            lightDiffuseCoeff=DIFFUSE * self._light, lightSpecularCoeff=0.0,
+            renderer=pb.ER_TINY_RENDERER, flags=flags)
+        out = {}
+        if "rgb" in modalities:
+            out["rgb"] = np.asarray(rgba, np.uint8).reshape(height, width, 4)[..., :3].copy()
+        if "depth" in modalities:
+            z = np.asarray(zbuf, np.float32).reshape(height, width)
+            out["depth"] = np.minimum(linearize_depth(z, self.near, self.far), self.far)
+        if "segmentation" in modalities:
+            out["segmentation"] = self._segment(np.asarray(seg, np.int64).reshape(height, width))
+        return out
+
+    def _segment(self, uids: np.ndarray) -> np.ndarray:
+        lut = np.zeros(max(self._body_labels, default=0) + 2, np.uint8)  # index uid + 1; -1 = none
+        for body, name in self._body_labels.items():
+            lut[body + 1] = self.labels.index(name) + 1
+        uids = np.where((uids >= -1) & (uids < len(lut) - 1), uids, -1)
+        return lut[uids + 1]
+
+    def camera_params(self, camera: str, width: int, height: int) -> CameraParams:
+        """Intrinsics and the current (possibly jittered) extrinsics of a named camera."""
+        spec = self.camera_specs[camera]
+        return CameraParams(intrinsics(spec.fovy, width, height), self._poses[camera].copy(),
+                            width, height, self.near, self.far)
+
+    def nominal_camera_poses(self) -> dict[str, np.ndarray]:
+        """Camera-to-world poses (OpenCV axes) as built, before any jitter."""
+        return {name: spec.pose() for name, spec in self.camera_specs.items()}
+
+    def randomize(self, sample: EpisodeRandomization) -> None:
+        """Apply one episode's draw relative to the nominal bodies; call before ``reset``."""
+        c = self.client
+        for (body, link), nom in self._nominal.items():
+            name = self._body_labels[body]
+            kwargs = {"lateralFriction": nom["friction"] * sample.friction}
+            if nom["mass"] > 0:  # static bodies stay static
+                kwargs["mass"] = nom["mass"] * sample.mass.get(name, 1.0)
+            if link >= 0:
+                kwargs["jointDamping"] = nom["damping"] * sample.damping
+            c.changeDynamics(body, link, **kwargs)
+            if nom["rgba"] is not None:
+                offset = sample.colour.get(name, np.zeros(3))
+                if name in SURFACES:
+                    offset = offset + sample.texture[0]
+                rgb = np.clip(np.asarray(nom["rgba"][:3]) + offset, 0, 1)
+                c.changeVisualShape(body, link, rgbaColor=[*rgb, nom["rgba"][3]])
+        self._light = sample.light
+        self._poses = {name: sample.camera_poses.get(name, spec.pose())
+                       for name, spec in self.camera_specs.items()}
+
+    def close(self) -> None:
+        """Disconnect this scene's physics server."""
+        if self.client is not None:
+            self.client.disconnect()
+            self.client = None
+
+    def __getstate__(self) -> dict:
+        """PyBullet clients do not pickle."""
+        raise TypeError(f"{type(self).__name__} cannot be pickled (PyBullet clients do not pickle); "
+                        "recreate the env with gymnasium.make and reset it with the same seed")
