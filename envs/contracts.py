@@ -62,7 +62,9 @@ class Task(Protocol):
     """Backend-neutral task logic over the scene state returned by :meth:`Scene.read`.
 
     A task with discrete actions also sets ``action_table`` (n, action_dim): row i is the
-    normalized scene action that discrete action i stands for (and ``action_names``).
+    normalized scene action that discrete action i stands for (and ``action_names``). A task whose
+    goal is to survive (CartPole) sets ``success_at_horizon = True``: reaching the horizon without
+    a failure counts as success.
     """
 
     state_names: tuple[str, ...]  # one name per entry of ``state_vector``

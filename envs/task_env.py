@@ -76,6 +76,7 @@ class TaskEnv(gym.Env):
         self.randomization = Randomization.from_dict(randomization)
         self.randomization_sample = None  # this episode's draw, when randomization is on
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
+        self._survival = bool(getattr(task, "success_at_horizon", False))
         self._action_table = getattr(task, "action_table", None)
         if self._action_table is not None:
             self._action_table = np.asarray(self._action_table, np.float32)
@@ -152,6 +153,8 @@ class TaskEnv(gym.Env):
         truncated = self._t >= self.horizon
         if failure is not None:
             info["failure"] = failure
+        elif truncated and self._survival:
+            info["is_success"] = success = True  # e.g. CartPole: balanced for the whole horizon
         if instability is not None:
             # Not an MDP terminal state: the episode is cut off and flagged, never continued.
             logger.warning("physics unstable at step %d: %s", self._t, instability)
