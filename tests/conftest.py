@@ -12,6 +12,7 @@ from dataset import DatasetWriter
 from loop.collect import collect as collect_demos
 
 PUSH_CUBE = "roboloop/PushCube-v0"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
 def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0.6) -> Path:

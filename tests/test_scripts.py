@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataset import DemoDataset, read_video
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def run(script: str, *overrides: str) -> subprocess.CompletedProcess:
