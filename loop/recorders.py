@@ -47,7 +47,9 @@ class EpisodeRecorder(Callback):
         """Keep the observation the action was chosen on, the action and its reward."""
         self._obs.append(as_obs_dict(step.obs))
         action = step.action if self.relabel is None else self.relabel.act(step.obs)
-        self._actions.append(np.asarray(action, dtype=np.float32))
+        # A discrete action (an integer index) is stored as a (1,) float32 column, exact for any
+        # realistic number of choices, so every dataset has (T, Da) float32 actions.
+        self._actions.append(np.asarray(action, dtype=np.float32).reshape(-1))
         self._rewards.append(step.reward)
 
     def on_episode_end(self, result: EpisodeResult) -> None:

@@ -215,3 +215,39 @@ def test_pybullet_envs_are_independent_and_refuse_pickling() -> None:
     assert not np.allclose(a.step(np.zeros(2, np.float32))[0], b.step(np.zeros(2, np.float32))[0])
     with pytest.raises(TypeError, match="recreate the env"):
         pickle.dumps(a.unwrapped)
+
+
+class FourWayPushCube(PushCubeTask):
+    """PushCube with four discrete pusher directions, to test discrete action tables."""
+
+    action_table = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
+    action_names = ("east", "west", "north", "south")
+
+
+def test_discrete_action_tables_validate_and_record(tmp_path) -> None:
+    from dataset import DatasetWriter, DemoDataset
+    from envs.task_env import make_task_env
+    from envs.tasks.push_cube import BACKENDS
+    from loop.collect import collect
+
+    env = make_task_env(FourWayPushCube(), BACKENDS, "mujoco", horizon=5)
+    assert env.action_space == gym.spaces.Discrete(4)
+    check_env(env)
+    obs, _ = env.reset(seed=0)
+    moved = env.step(np.int64(0))[0]
+    assert moved[0] > obs[0] and moved[1] == pytest.approx(obs[1], abs=1e-4)  # east = +x
+    for bad in (4, -1, 0.5, np.array([1, 2])):
+        with pytest.raises(InvalidActionError, match=r"integer in \[0, 3\].*east, west"):
+            env.step(bad)
+
+    class North:
+        def reset(self) -> None:
+            pass
+
+        def act(self, features) -> int:
+            return 2
+
+    collect(env, North(), [0], DatasetWriter(tmp_path / "ds", env_id="x", env_kwargs={}, fps=20),
+            progress=None)
+    actions = DemoDataset(tmp_path / "ds").episode(0).actions
+    assert actions.shape == (5, 1) and (actions == 2).all()
