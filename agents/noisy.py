@@ -26,5 +26,9 @@ class NoisyAgent:
     def act(self, features: Features) -> np.ndarray:
         """Noisy action (Da,) float32 in [-1, 1]."""
         action = self.agent.act(features)
+        if self.std and np.issubdtype(np.asarray(action).dtype, np.integer):
+            raise TypeError(
+                f"Gaussian action noise needs continuous actions, but the agent returned the discrete "
+                f"action {action!r}; collect discrete tasks (e.g. CartPole) with action_noise=0")
         noise = self.rng.normal(0.0, self.std, size=np.shape(action))
         return np.clip(action + noise, -1.0, 1.0).astype(np.float32)
