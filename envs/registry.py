@@ -8,6 +8,7 @@ NAMESPACE = "roboloop"
 
 # id -> entry point. Bump the version when dynamics, reward or observations change.
 _TASKS: dict[str, str] = {
+    f"{NAMESPACE}/CartPole-v0": "envs.tasks.cart_pole:make_cart_pole_env",
     f"{NAMESPACE}/PushCube-v0": "envs.tasks.push_cube:make_push_cube_env",
 }
 

@@ -1,12 +1,18 @@
 """Scripted experts that act on the privileged ``state`` observation, for demonstrations."""
 
+from typing import Any
+
+from agents.experts.cart_pole import CartPoleExpert
 from agents.experts.push_cube import PushCubeExpert
 from envs.errors import EnvConfigError
 
-EXPERTS = {"roboloop/PushCube-v0": PushCubeExpert}
+EXPERTS = {
+    "roboloop/CartPole-v0": CartPoleExpert,
+    "roboloop/PushCube-v0": PushCubeExpert,
+}
 
 
-def make_expert(env_id: str) -> PushCubeExpert:
+def make_expert(env_id: str) -> Any:
     """The scripted expert for ``env_id``; lists the ids that have one on a miss."""
     if env_id not in EXPERTS:
         raise EnvConfigError(
@@ -14,4 +20,4 @@ def make_expert(env_id: str) -> PushCubeExpert:
     return EXPERTS[env_id]()
 
 
-__all__ = ["EXPERTS", "PushCubeExpert", "make_expert"]
+__all__ = ["EXPERTS", "CartPoleExpert", "PushCubeExpert", "make_expert"]

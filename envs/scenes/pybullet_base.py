@@ -25,6 +25,7 @@ from envs.randomization import SURFACES, EpisodeRandomization
 
 TIMESTEP = 0.005  # physics step, as the MuJoCo scenes
 BLOW_UP_SPEED = 50.0  # m/s: no body in these scenes can legitimately move this fast
+BLOW_UP_JOINT_SPEED = 1000.0  # rad/s or m/s at any joint: likewise
 AMBIENT, DIFFUSE = 0.6, 0.35  # TinyRenderer lighting coefficients at light multiplier 1
 
 
@@ -46,6 +47,8 @@ class PybulletScene:
         self._poses = {name: spec.pose() for name, spec in self.camera_specs.items()}
         self._light = 1.0
         self._body_labels: dict[int, str] = {}
+        self._link_labels: dict[tuple[int, int], str] = {}
+        self._joints: dict[int, list[int]] = {}  # movable joints of each labelled body
         self._nominal: dict[tuple[int, int], dict] = {}
         self.client = BulletClient(connection_mode=pb.DIRECT)
         self.client.setTimeStep(TIMESTEP)
@@ -57,6 +60,8 @@ class PybulletScene:
             raise EnvConfigError(f"label {name!r} is not one of this scene's labels {self.labels}")
         self._body_labels[body] = name
         c = self.client
+        self._joints[body] = [j for j in range(c.getNumJoints(body))
+                              if c.getJointInfo(body, j)[2] != pb.JOINT_FIXED]
         colours = {d[1]: d[7] for d in c.getVisualShapeData(body)}
         for link in range(-1, c.getNumJoints(body)):
             info = c.getDynamicsInfo(body, link)
@@ -85,6 +90,10 @@ class PybulletScene:
             values = (*pos, *lin, *ang)
             if not all(math.isfinite(v) for v in values) or max(map(abs, lin)) > BLOW_UP_SPEED:
                 return f"PyBullet {name} state diverged: position {pos}, velocity {lin}"
+            for joint in self._joints[body]:
+                q, qd, *_ = c.getJointState(body, joint)
+                if not (math.isfinite(q) and math.isfinite(qd)) or abs(qd) > BLOW_UP_JOINT_SPEED:
+                    return f"PyBullet {name} joint {joint} diverged: position {q}, velocity {qd}"
         return None
 
     def render(self, camera: str, width: int, height: int,
@@ -97,7 +106,8 @@ class PybulletScene:
         if camera not in self.camera_specs:
             raise EnvConfigError(f"camera={camera!r} unknown; valid choices: {list(self.cameras)}")
         spec = self.camera_specs[camera]
-        flags = 0 if "segmentation" in modalities else pb.ER_NO_SEGMENTATION_MASK
+        flags = (pb.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if "segmentation" in modalities
+                 else pb.ER_NO_SEGMENTATION_MASK)
         _, _, rgba, zbuf, seg = self.client.getCameraImage(
             width, height, opengl_view_matrix(self._poses[camera]),
             opengl_projection_matrix(spec.fovy, width / height, self.near, self.far),
@@ -114,12 +124,25 @@ class PybulletScene:
             out["segmentation"] = self._segment(np.asarray(seg, np.int64).reshape(height, width))
         return out
 
-    def _segment(self, uids: np.ndarray) -> np.ndarray:
-        lut = np.zeros(max(self._body_labels, default=0) + 2, np.uint8)  # index uid + 1; -1 = none
+    def _segment(self, values: np.ndarray) -> np.ndarray:
+        """Map PyBullet's ``uid + (link + 1) << 24`` pixel values onto label ids."""
+        seen = values >= 0  # -1: background
+        uids = np.where(seen, values & 0xFFFFFF, -1)
+        lut = np.zeros(max(self._body_labels, default=0) + 2, np.uint8)  # index uid + 1
         for body, name in self._body_labels.items():
             lut[body + 1] = self.labels.index(name) + 1
-        uids = np.where((uids >= -1) & (uids < len(lut) - 1), uids, -1)
-        return lut[uids + 1]
+        out = lut[np.where(uids < len(lut) - 1, uids, -1) + 1]
+        if self._link_labels:
+            links = np.where(seen, (values >> 24) - 1, -2)
+            for (body, link), name in self._link_labels.items():
+                out[(uids == body) & (links == link)] = self.labels.index(name) + 1
+        return out
+
+    def label_link(self, body: int, link: int, name: str) -> None:
+        """Give one link of a labelled body its own segmentation label (e.g. a pole on a cart)."""
+        if name not in self.labels or body not in self._body_labels:
+            raise EnvConfigError(f"label the body first and use one of {self.labels}; got {name!r}")
+        self._link_labels[(body, link)] = name
 
     def camera_params(self, camera: str, width: int, height: int) -> CameraParams:
         """Intrinsics and the current (possibly jittered) extrinsics of a named camera."""
@@ -135,7 +158,7 @@ class PybulletScene:
         """Apply one episode's draw relative to the nominal bodies; call before ``reset``."""
         c = self.client
         for (body, link), nom in self._nominal.items():
-            name = self._body_labels[body]
+            name = self._link_labels.get((body, link), self._body_labels[body])
             kwargs = {"lateralFriction": nom["friction"] * sample.friction}
             if nom["mass"] > 0:  # static bodies stay static
                 kwargs["mass"] = nom["mass"] * sample.mass.get(name, 1.0)
