@@ -48,9 +48,12 @@ class PybulletScene:
         self._light = 1.0
         self._body_labels: dict[int, str] = {}
         self._link_labels: dict[tuple[int, int], str] = {}
-        self._joints: dict[int, list[int]] = {}  # movable joints of each labelled body
+        self._moving: list[tuple[int, bool, list[int]]] = []  # (body, free base?, movable joints)
         self._nominal: dict[tuple[int, int], dict] = {}
         self.client = BulletClient(connection_mode=pb.DIRECT)
+        # Hot paths call pybullet directly with this id: every ``self.client.<fn>`` access builds a
+        # new functools.partial (BulletClient.__getattr__), ~1 us each.
+        self.cid = self.client._client
         self.client.setTimeStep(TIMESTEP)
         self.client.setGravity(0, 0, -9.81)
 
@@ -60,8 +63,10 @@ class PybulletScene:
             raise EnvConfigError(f"label {name!r} is not one of this scene's labels {self.labels}")
         self._body_labels[body] = name
         c = self.client
-        self._joints[body] = [j for j in range(c.getNumJoints(body))
-                              if c.getJointInfo(body, j)[2] != pb.JOINT_FIXED]
+        joints = [j for j in range(c.getNumJoints(body)) if c.getJointInfo(body, j)[2] != pb.JOINT_FIXED]
+        free_base = c.getDynamicsInfo(body, -1)[0] > 0  # mass 0 = fixed base
+        if free_base or joints:  # static bodies (tables, goal markers) cannot blow up
+            self._moving.append((body, free_base, joints))
         colours = {d[1]: d[7] for d in c.getVisualShapeData(body)}
         for link in range(-1, c.getNumJoints(body)):
             info = c.getDynamicsInfo(body, link)
@@ -77,23 +82,28 @@ class PybulletScene:
     def step(self, action: np.ndarray) -> str | None:
         """Apply a normalized action, run ``frame_skip`` physics steps, report a blow-up."""
         self.apply_action(action)
+        step, cid = pb.stepSimulation, self.cid
         for _ in range(self.frame_skip):
-            self.client.stepSimulation()
+            step(physicsClientId=cid)
         return self.check_blow_up()
 
     def check_blow_up(self) -> str | None:
-        """Describe the first labelled body whose state is non-finite or implausibly fast."""
-        c = self.client
-        for body, name in self._body_labels.items():
-            pos, _ = c.getBasePositionAndOrientation(body)
-            lin, ang = c.getBaseVelocity(body)
-            values = (*pos, *lin, *ang)
-            if not all(math.isfinite(v) for v in values) or max(map(abs, lin)) > BLOW_UP_SPEED:
-                return f"PyBullet {name} state diverged: position {pos}, velocity {lin}"
-            for joint in self._joints[body]:
-                q, qd, *_ = c.getJointState(body, joint)
-                if not (math.isfinite(q) and math.isfinite(qd)) or abs(qd) > BLOW_UP_JOINT_SPEED:
-                    return f"PyBullet {name} joint {joint} diverged: position {q}, velocity {qd}"
+        """Describe the first labelled moving body whose state is non-finite or implausibly fast."""
+        cid = self.cid
+        for body, free_base, joints in self._moving:
+            if free_base:
+                # Velocities alone: a diverging position always comes with a diverging velocity.
+                lin, ang = pb.getBaseVelocity(body, physicsClientId=cid)
+                if not all(math.isfinite(v) for v in (*lin, *ang)) or max(map(abs, lin)) > BLOW_UP_SPEED:
+                    pos, _ = pb.getBasePositionAndOrientation(body, physicsClientId=cid)
+                    return (f"PyBullet {self._body_labels[body]} state diverged: position {pos}, "
+                            f"velocity {lin}")
+            if joints:
+                for joint, (q, qd, *_) in zip(joints, pb.getJointStates(body, joints, physicsClientId=cid),
+                                              strict=True):
+                    if not (math.isfinite(q) and math.isfinite(qd)) or abs(qd) > BLOW_UP_JOINT_SPEED:
+                        return (f"PyBullet {self._body_labels[body]} joint {joint} diverged: "
+                                f"position {q}, velocity {qd}")
         return None
 
     def render(self, camera: str, width: int, height: int,

@@ -84,13 +84,14 @@ class PybulletCartPoleScene(PybulletScene):
         ``ctrl`` persists, so the force is re-applied per physics step.
         """
         self.apply_action(action)
-        c, body, force = self.client, self.body, self._force
+        cid, body, force = self.cid, self.body, self._force
+        control, step, torque = pb.setJointMotorControl2, pb.stepSimulation, pb.TORQUE_CONTROL
         for _ in range(self.frame_skip):
-            c.setJointMotorControl2(body, CART, pb.TORQUE_CONTROL, force=force)
-            c.stepSimulation()
+            control(body, CART, torque, force=force, physicsClientId=cid)
+            step(physicsClientId=cid)
         return self.check_blow_up()
 
     def read(self) -> CartPoleState:
         """Cart position/velocity, pole angle (0 upright, + leans +x) and angular velocity."""
-        (x, vx, *_), (a, va, *_) = self.client.getJointStates(self.body, [CART, POLE])
+        (x, vx, *_), (a, va, *_) = pb.getJointStates(self.body, (CART, POLE), physicsClientId=self.cid)
         return CartPoleState(x, vx, a, va)

@@ -56,6 +56,7 @@ class PybulletPushCubeScene(PybulletScene):
                            (self.goal, "goal")):
             self.label(body, name)
         self._goal = (0.0, 0.0)
+        self._pusher_xy = (0.0, 0.0)
 
     def _make_pusher(self) -> int:
         """A fixed base with an x-slider and a y-slider carrying the cylinder."""
@@ -80,23 +81,26 @@ class PybulletPushCubeScene(PybulletScene):
         c.resetBasePositionAndOrientation(self.cube, [*layout.cube_xy, CUBE_HALF], quat)
         c.resetBaseVelocity(self.cube, [0, 0, 0], [0, 0, 0])
         self._goal = (float(layout.goal_xy[0]), float(layout.goal_xy[1]))
+        self._pusher_xy = tuple(float(v) for v in layout.pusher_xy)
         c.resetBasePositionAndOrientation(self.goal, [*self._goal, 0.0005], [0, 0, 0, 1])
 
     def apply_action(self, action: np.ndarray) -> None:
         """Velocity-control the sliders, held inside the joint range like the MuJoCo limits."""
-        c = self.client
-        x, y = (s[0] for s in c.getJointStates(self.pusher, [0, 1]))
+        cid = self.cid
+        x, y = self._pusher_xy  # from the last read(), which the env calls after every reset/step
         target = [float(a) * MAX_SPEED for a in action.tolist()]
         for i, pos in enumerate((x, y)):
             if (pos >= PUSHER_RANGE and target[i] > 0) or (pos <= -PUSHER_RANGE and target[i] < 0):
                 target[i] = 0.0
-        c.setJointMotorControlArray(self.pusher, [0, 1], pb.VELOCITY_CONTROL,
-                                    targetVelocities=target, forces=[MAX_FORCE, MAX_FORCE])
+        pb.setJointMotorControlArray(self.pusher, (0, 1), pb.VELOCITY_CONTROL, targetVelocities=target,
+                                     forces=(MAX_FORCE, MAX_FORCE), physicsClientId=cid)
 
     def read(self) -> PushCubeState:
         """Pusher position/velocity, cube position and yaw, goal position."""
-        c = self.client
-        (px, vx), (py, vy) = ((s[0], s[1]) for s in c.getJointStates(self.pusher, [0, 1]))
-        (cx, cy, _), (qx, qy, qz, qw) = c.getBasePositionAndOrientation(self.cube)
+        cid = self.cid
+        (px, vx), (py, vy) = ((s[0], s[1]) for s in pb.getJointStates(self.pusher, (0, 1),
+                                                                       physicsClientId=cid))
+        (cx, cy, _), (qx, qy, qz, qw) = pb.getBasePositionAndOrientation(self.cube, physicsClientId=cid)
         yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        self._pusher_xy = (px, py)
         return PushCubeState(px, py, vx, vy, cx, cy, yaw, *self._goal)
