@@ -10,6 +10,7 @@ NAMESPACE = "roboloop"
 _TASKS: dict[str, str] = {
     f"{NAMESPACE}/CartPole-v0": "envs.tasks.cart_pole:make_cart_pole_env",
     f"{NAMESPACE}/PushCube-v0": "envs.tasks.push_cube:make_push_cube_env",
+    f"{NAMESPACE}/Reach-v0": "envs.tasks.reach:make_reach_env",
 }
 
 

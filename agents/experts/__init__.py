@@ -4,11 +4,13 @@ from typing import Any
 
 from agents.experts.cart_pole import CartPoleExpert
 from agents.experts.push_cube import PushCubeExpert
+from agents.experts.reach import ReachExpert
 from envs.errors import EnvConfigError
 
 EXPERTS = {
     "roboloop/CartPole-v0": CartPoleExpert,
     "roboloop/PushCube-v0": PushCubeExpert,
+    "roboloop/Reach-v0": ReachExpert,
 }
 
 
@@ -20,4 +22,4 @@ def make_expert(env_id: str) -> Any:
     return EXPERTS[env_id]()
 
 
-__all__ = ["EXPERTS", "CartPoleExpert", "PushCubeExpert", "make_expert"]
+__all__ = ["EXPERTS", "CartPoleExpert", "PushCubeExpert", "ReachExpert", "make_expert"]
