@@ -5,6 +5,8 @@ imported (by us or by Gymnasium's own MuJoCo envs).
 """
 
 import envs  # noqa: F401  (must come before anything imports mujoco)
-from benchmarks.env_speed import main, run, to_markdown
+from benchmarks.cases import Plan
+from benchmarks.env_speed import main, run
+from benchmarks.report import to_markdown
 
-__all__ = ["main", "run", "to_markdown"]
+__all__ = ["Plan", "main", "run", "to_markdown"]

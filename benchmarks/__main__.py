@@ -4,4 +4,5 @@ import sys
 
 from benchmarks.env_speed import main
 
-sys.exit(main())
+if __name__ == "__main__":  # vector-env workers are spawned and re-import the main module
+    sys.exit(main())

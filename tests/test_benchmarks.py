@@ -3,71 +3,188 @@
 import json
 import math
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
-from benchmarks import main, to_markdown
-from benchmarks.env_speed import stats
+from benchmarks import Plan, main, run, to_markdown
+from benchmarks.cases import sample_actions
+from benchmarks.env_speed import resolve_ids
+from benchmarks.timing import Case, calibrate, prepare, stats
 
-MEASUREMENTS = ["pushcube_env", "pushcube_raw", "reacher_env", "reacher_raw", "camera_env", "camera_raw"]
-RATIOS = ["overhead_ratio", "overhead_ratio_excl_resets", "pushcube_env_over_raw",
-          "reacher_env_over_raw", "camera_ratio"]
+STEPS, CAMERA_STEPS, VECTOR_STEPS, REPEATS = 60, 2, 10, 2
+# In run order: the reference first, then the ids in the order asked for.
+STATE_ROWS = ["Reacher-v5/mujoco", "PushCube-v0/mujoco", "PushCube-v0/pybullet", "CartPole-v0/mujoco",
+              "CartPole-v0/pybullet"]
+CAMERA_ROWS = ["PushCube-v0/mujoco", "PushCube-v0/pybullet"]
+FRAME_SKIP = {"Reacher-v5": 2, "CartPole-v0": 4, "PushCube-v0": 10}
 
 
 def positive(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
+def finite_stats(s: dict[str, Any]) -> bool:
+    return all(isinstance(s[k], float) and math.isfinite(s[k]) for k in ("median", "min", "max"))
+
+
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench")
-    rc = main(["--quick", "--steps", "60", "--camera-steps", "2", "--repeats", "2", "--out", str(out)])
-    return rc, out
+    rc = main(["--quick", "--ids", "PushCube", "roboloop/CartPole-v0", "--steps", str(STEPS),
+               "--camera-steps", str(CAMERA_STEPS), "--vector-steps", str(VECTOR_STEPS),
+               "--repeats", str(REPEATS), "--out", str(out)])
+    return rc, out, json.loads((out / "env_speed.json").read_text())
 
 
-def test_quick_run_writes_json_with_positive_finite_timings(quick_run: tuple[int, Path]) -> None:
-    rc, out = quick_run
+def test_quick_run_config_machine_and_rows(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
+    rc, _, result = quick_run
     assert rc == 0
-    result = json.loads((out / "env_speed.json").read_text())
-    expected = {"steps": 60, "camera_steps": 2, "repeats": 2, "quick": True}
-    assert {k: result["config"][k] for k in expected} == expected
-    assert result["config"]["order"] == MEASUREMENTS
-    for key in ("timestamp", "platform", "cpu_model", "python", "mujoco", "gymnasium", "MUJOCO_GL"):
-        assert result.get(key) or result["machine"].get(key), key
-    for key in MEASUREMENTS:
-        m = result["measurements"][key]
-        assert m["frame_skip"] >= 1 and m["steps"] in (60, 2)
-        assert len(m["elapsed_s"]) == 2 and all(positive(t) for t in m["elapsed_s"])
-        sps = m["steps_per_s"]
+    c = result["config"]
+    assert c["quick"] is True and c["repeats"] == REPEATS
+    assert c["steps"] == {"state": STEPS, "camera": CAMERA_STEPS, "vector": VECTOR_STEPS}
+    assert c["ids"] == ["roboloop/PushCube-v0", "roboloop/CartPole-v0"]
+    assert c["backends"] == ["mujoco", "pybullet"] and c["sections"] == ["state", "camera", "vector"]
+    for key in ("platform", "cpu_model", "python", "mujoco", "pybullet", "gymnasium", "MUJOCO_GL"):
+        assert result["machine"].get(key), key
+    assert result["errors"] == []
+    rows = [(r["section"], r["key"]) for r in result["rows"]]
+    assert rows == ([("state", k) for k in STATE_ROWS] + [("camera", k) for k in CAMERA_ROWS]
+                    + [("vector", "PushCube-v0/mujoco")])
+
+
+def test_quick_run_measurements(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
+    m = quick_run[2]["measurements"]
+    expected = ([f"state/{k}/{w}" for k in STATE_ROWS for w in ("env", "raw")]
+                + [f"camera/{k}/{w}" for k in CAMERA_ROWS for w in ("env", "raw")]
+                + ["vector/PushCube-v0/mujoco/1", "vector/PushCube-v0/mujoco/2"])
+    assert list(m) == expected and quick_run[2]["config"]["order"] == expected
+    for key, meas in m.items():
+        section, task, backend, _ = key.split("/")
+        assert meas["section"] == section and meas["backend"] == backend
+        assert meas["steps"] == {"state": STEPS, "camera": CAMERA_STEPS, "vector": VECTOR_STEPS}[section]
+        assert len(meas["elapsed_s"]) == REPEATS and all(positive(t) for t in meas["elapsed_s"])
+        sps = meas["steps_per_s"]
         assert all(positive(sps[k]) for k in ("median", "min", "max"))
         assert sps["min"] <= sps["median"] <= sps["max"]
-    assert result["measurements"]["pushcube_env"]["frame_skip"] == 10
-    assert result["measurements"]["reacher_env"]["frame_skip"] == 2
+        if section != "vector":
+            assert meas["frame_skip"] == FRAME_SKIP[task], key
+        if key.endswith("/env"):  # env loops record their resets separately
+            assert all(isinstance(n, int) and n >= 0 for n in meas["resets"])
+            assert all(0 <= r < e for r, e in zip(meas["reset_s"], meas["elapsed_s"], strict=True))
+    # Reacher-v5 episodes are 50 steps: 60 steps end exactly one of them.
+    assert m["state/Reacher-v5/mujoco/env"]["resets"] == [1] * REPEATS
+    assert m["camera/PushCube-v0/mujoco/raw"]["label"] == (
+        "mj_step(nstep=10) + update_scene(camera='top') + render() 96x96")
+    assert m["camera/PushCube-v0/pybullet/raw"]["label"] == (
+        "stepSimulation() x 10 + getCameraImage(camera='top', TinyRenderer) 96x96")
+    for w in (1, 2):
+        v = m[f"vector/PushCube-v0/mujoco/{w}"]
+        assert v["envs_per_step"] == w
+        assert v["transitions_per_s"]["median"] == pytest.approx(w * v["steps_per_s"]["median"])
 
 
-def test_quick_run_derived_figures(quick_run: tuple[int, Path]) -> None:
-    derived = json.loads((quick_run[1] / "env_speed.json").read_text())["derived"]
-    for key in ("pushcube_overhead_us", "reacher_overhead_us"):
-        assert all(math.isfinite(derived[key][k]) for k in ("median", "min", "max")), key
-    for key in RATIOS:
-        assert positive(derived[key]["median"]), key
-        assert len(derived[key]["repeats"]) == 2
-    for goal in derived["goals"].values():
-        assert isinstance(goal["pass"], bool) and goal["goal"].split()[0] in ("<=", ">=")
+def test_quick_run_derived_figures(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
+    d = quick_run[2]["derived"]
+    assert list(d["state"]) == STATE_ROWS
+    for key, f in d["state"].items():
+        assert finite_stats(f["overhead_us"]) and finite_stats(f["overhead_us_excl_resets"]), key
+        assert positive(f["env_over_raw"]["median"]) and 0 <= f["reset_share"] < 1
+        if key == "Reacher-v5/mujoco":
+            assert "overhead_ratio" not in f  # the reference itself
+            continue
+        assert len(f["overhead_ratio"]["repeats"]) == REPEATS
+        assert f["goal"]["goal"] == "<= 0.75" and isinstance(f["goal"]["pass"], bool)
+        assert f["goal"]["pass"] == (f["overhead_ratio"]["median"] <= 0.75)
+    for key in CAMERA_ROWS:
+        f = d["camera"][key]
+        assert positive(f["ratio"]["median"]) and f["goal"]["pass"] == (f["ratio"]["median"] >= 0.8)
+    assert positive(d["vector"]["PushCube-v0/mujoco"]["speedup"]["median"])
+    g = d["goals"]
+    assert sorted(g["overhead_ratio"]["pass"] + g["overhead_ratio"]["fail"]) == sorted(STATE_ROWS[1:])
+    assert sorted(g["camera_ratio"]["pass"] + g["camera_ratio"]["fail"]) == sorted(CAMERA_ROWS)
 
 
-def test_quick_run_markdown_table(quick_run: tuple[int, Path]) -> None:
-    rc, out = quick_run
+def test_quick_run_markdown_tables(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
+    _, out, result = quick_run
     md = (out / "env_speed.md").read_text()
-    result = json.loads((out / "env_speed.json").read_text())
     assert md == to_markdown(result)
-    assert "| per env | PushCube-v0 | Reacher-v5 |" in md
-    for row in ("| env steps/s", "| raw physics steps/s", "| µs per env step beyond physics",
-                "| env step time / raw physics time", "| overhead ratio PushCube / Reacher",
-                "| camera ratio env / raw render loop"):
-        assert row in md, row
-    assert md.count("PASS") + md.count("FAIL") == 2
+    for header in ("| task | backend | frame skip | env steps/s | raw physics steps/s",
+                   "| task | backend | rgb 96x96 env steps/s | raw physics + render steps/s",
+                   "| env | workers | transitions/s (all sub-envs) | speed-up vs 1 worker |",
+                   "| goal | PASS | FAIL |"):
+        assert header in md, header
+    for key in STATE_ROWS:
+        task, backend = key.split("/")
+        assert f"| {task} | {backend} | {FRAME_SKIP[task]} | " in md, key
+    assert "| Reacher-v5 | mujoco | 2 |" in md and "| reference |" in md
+    for backend in ("mujoco", "pybullet"):
+        assert md.count(f"| PushCube-v0 | {backend} |") == 2  # state and camera rows
+    for w in (1, 2):
+        assert f"| PushCube-v0 mujoco state | {w} (`AsyncVectorEnv`) |" in md
+    assert md.count("**PASS**") + md.count("**FAIL**") == len(STATE_ROWS) - 1 + len(CAMERA_ROWS)
     assert not any(p.name.startswith(".") for p in out.iterdir())  # no temp files left behind
+
+
+def _broken_env(**kwargs: Any) -> gym.Env:
+    raise RuntimeError("scene not built yet")
+
+
+def test_ids_that_fail_to_build_become_error_rows() -> None:
+    gym.register("roboloop_test/Broken-v0", entry_point=_broken_env)
+    try:
+        plan = Plan(ids=("roboloop_test/Broken-v0", "roboloop/Missing-v0"), backends=("mujoco",),
+                    sections=("state",), seconds=0.01, steps={"state": 20})
+        result = run(plan, repeats=1)
+    finally:
+        del gym.registry["roboloop_test/Broken-v0"]
+    errors = {r["key"]: r["error"] for r in result["errors"]}
+    assert errors["Broken-v0/mujoco"] == "RuntimeError: scene not built yet"
+    assert errors["Missing-v0/mujoco"].startswith("NameNotFound")
+    assert list(result["derived"]["state"]) == ["Reacher-v5/mujoco"]  # the rest still ran
+    assert result["derived"]["goals"]["overhead_ratio"]["error"] == ["Broken-v0/mujoco",
+                                                                     "Missing-v0/mujoco"]
+    md = to_markdown(result)
+    assert "| Broken-v0 | mujoco | error: `RuntimeError: scene not built yet` |" in md
+    assert "| Missing-v0 | mujoco | error: `NameNotFound" in md
+    assert "Camera" not in md and "Vector" not in md  # sections not asked for are not reported
+
+
+def test_resolve_ids_accepts_names_and_lists_valid_ids() -> None:
+    registered = ["roboloop/CartPole-v0", "roboloop/PushCube-v0"]
+    assert resolve_ids(None, registered) == tuple(registered)
+    assert resolve_ids(["PushCube", "PushCube-v0", "roboloop/CartPole-v0"], registered) == (
+        "roboloop/PushCube-v0", "roboloop/CartPole-v0")
+    with pytest.raises(ValueError, match="roboloop/CartPole-v0, roboloop/PushCube-v0"):
+        resolve_ids(["Pushcube"], registered)
+    assert main(["--quick", "--ids", "NoSuchTask"]) == 2
+
+
+def test_sample_actions_are_seeded_and_in_the_space() -> None:
+    box = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    a = sample_actions(box, 100, seed=0)
+    assert a.shape == (100, 2) and a.dtype == np.float32 and box.contains(a[0])
+    assert np.array_equal(a, sample_actions(box, 100, seed=0))
+    assert np.array_equal(a[:10], sample_actions(box, 10, seed=0))  # a longer tape keeps the prefix
+    d = sample_actions(gym.spaces.Discrete(2), 100, seed=0)
+    assert set(d.tolist()) == {0, 1} and all(gym.spaces.Discrete(2).contains(x) for x in d)
+
+
+def test_calibrate_sizes_steps_to_the_target_duration() -> None:
+    calls: list[int] = []
+
+    def fake(n: int) -> dict[str, float]:  # 100 µs per step
+        calls.append(n)
+        return {"elapsed_s": n * 1e-4}
+
+    assert abs(calibrate(fake, 0.5) - 5000) <= 1
+    assert calls[0] == 20 and calls[-1] * 1e-4 >= 0.05  # probes double until 10% of the target
+    calls.clear()
+    case = Case("state", "k", "label", "id", "mujoco", 1, fake)
+    prepare(case, 30, seconds=1.0)
+    assert case.steps == 30 and calls == [30]  # fixed counts: warm-up only, no probe
 
 
 def test_stats_skips_undefined_values() -> None:

@@ -1,0 +1,110 @@
+"""From timings to figures: steps/s per measurement, per-repeat overheads and ratios, goal verdicts.
+
+Every derived figure is computed per repeat from that repeat's measurements (which ran close
+together in time), then summarized as median (min, max); verdicts are judged on the median.
+"""
+
+from typing import Any
+
+from benchmarks.cases import REACHER, short
+from benchmarks.timing import Case, Timing, stats
+
+OVERHEAD_GOAL = 0.75  # a task's per-step time beyond physics / Reacher-v5's, at most
+CAMERA_GOAL = 0.8  # camera env steps/s / raw physics + renderer steps/s, at least
+REFERENCE = f"{short(REACHER)}/mujoco"
+
+
+def summarize(case: Case, timings: list[Timing]) -> dict[str, Any]:
+    """A measurement's description, every repeat's raw timings, and its steps/s summary."""
+    out: dict[str, Any] = {"section": case.section, "label": case.label, "env_id": case.env_id,
+                           "backend": case.backend, "frame_skip": case.frame_skip, "steps": case.steps,
+                           "envs_per_step": case.envs_per_step}
+    for name in timings[0]:
+        out[name] = [t[name] for t in timings]
+    out["steps_per_s"] = stats([case.steps / t["elapsed_s"] for t in timings])
+    if case.section == "vector":
+        out["transitions_per_s"] = stats([case.steps * case.envs_per_step / t["elapsed_s"]
+                                          for t in timings])
+    return out
+
+
+def _ratios(num: list[float | None], den: list[float | None]) -> list[float | None]:
+    return [a / b if a is not None and b is not None and b > 0 else None
+            for a, b in zip(num, den, strict=True)]
+
+
+def _overhead_us(env: dict, raw: dict, exclude_resets: bool = False) -> list[float]:
+    """Per repeat: 1e6/env_sps - 1e6/raw_sps, i.e. microseconds per env step beyond physics."""
+    env_s = env["elapsed_s"]
+    if exclude_resets:
+        env_s = [e - r for e, r in zip(env_s, env["reset_s"], strict=True)]
+    return [1e6 * e / env["steps"] - 1e6 * r / raw["steps"]
+            for e, r in zip(env_s, raw["elapsed_s"], strict=True)]
+
+
+def _verdict(value: float | None, op: str, goal: float) -> dict[str, Any]:
+    """``pass`` is None when the value is undefined (e.g. the reference failed to build)."""
+    ok = None if value is None else (value <= goal if op == "<=" else value >= goal)
+    return {"value": value, "goal": f"{op} {goal}", "pass": ok}
+
+
+def state_figures(env: dict, raw: dict, reference: dict | None) -> dict[str, Any]:
+    """Env time / raw time, µs beyond physics (with and without resets), and the ratio to Reacher."""
+    over, over_x = _overhead_us(env, raw), _overhead_us(env, raw, exclude_resets=True)
+    d: dict[str, Any] = {
+        "env_over_raw": stats(_ratios(raw["steps_per_s"]["repeats"], env["steps_per_s"]["repeats"])),
+        "overhead_us": stats(over),
+        "overhead_us_excl_resets": stats(over_x),
+        "reset_share": sum(env["reset_s"]) / sum(env["elapsed_s"]),
+    }
+    if reference is not None:
+        d["overhead_ratio"] = stats(_ratios(over, reference["overhead_us"]["repeats"]))
+        d["overhead_ratio_excl_resets"] = stats(
+            _ratios(over_x, reference["overhead_us_excl_resets"]["repeats"]))
+        d["goal"] = _verdict(d["overhead_ratio"]["median"], "<=", OVERHEAD_GOAL)
+    return d
+
+
+def derive(m: dict[str, dict], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Figures for every row that was measured, keyed ``<task>/<backend>`` per section, and goals."""
+    d: dict[str, Any] = {"state": {}, "camera": {}, "vector": {}}
+    ok = [r for r in rows if "error" not in r]
+    ref_key = f"state/{REFERENCE}"
+    if f"{ref_key}/env" in m:
+        d["state"][REFERENCE] = state_figures(m[f"{ref_key}/env"], m[f"{ref_key}/raw"], None)
+    reference = d["state"].get(REFERENCE)
+    for row in ok:
+        p = f"{row['section']}/{row['key']}"
+        if row["section"] == "state" and row["key"] != REFERENCE:
+            d["state"][row["key"]] = state_figures(m[f"{p}/env"], m[f"{p}/raw"], reference)
+        elif row["section"] == "camera":
+            ratio = stats(_ratios(m[f"{p}/env"]["steps_per_s"]["repeats"],
+                                  m[f"{p}/raw"]["steps_per_s"]["repeats"]))
+            d["camera"][row["key"]] = {"ratio": ratio,
+                                       "goal": _verdict(ratio["median"], ">=", CAMERA_GOAL)}
+        elif row["section"] == "vector":
+            one, two = (m[f"{p}/{w}"]["transitions_per_s"]["repeats"] for w in (1, 2))
+            d["vector"][row["key"]] = {"speedup": stats(_ratios(two, one))}
+    d["goals"] = goals(d, rows)
+    return d
+
+
+def goals(d: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per goal of a measured section: which rows pass, fail, could not be judged, or failed to build."""
+    out = {}
+    measured = {row["section"] for row in rows}
+    for name, section, goal in (("overhead_ratio", "state", f"<= {OVERHEAD_GOAL}"),
+                                ("camera_ratio", "camera", f">= {CAMERA_GOAL}")):
+        if section not in measured:
+            continue
+        g: dict[str, Any] = {"goal": goal, "pass": [], "fail": [], "undefined": [], "error": []}
+        for row in rows:
+            if row["section"] != section or row["key"] == REFERENCE:
+                continue
+            if "error" in row:
+                g["error"].append(row["key"])
+                continue
+            verdict = d[section][row["key"]].get("goal", {"pass": None})["pass"]
+            g[{True: "pass", False: "fail", None: "undefined"}[verdict]].append(row["key"])
+        out[name] = g
+    return out

@@ -1,0 +1,167 @@
+"""The result as Markdown tables (state, camera, vector env, goals), and writing the result files."""
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cases import IMAGE_SIZE, REACHER, short
+from benchmarks.figures import CAMERA_GOAL, OVERHEAD_GOAL, REFERENCE
+from dataset.atomic import atomic_write_text
+
+VERDICT = {True: "**PASS**", False: "**FAIL**", None: "n/a"}
+
+
+def _fmt(s: dict[str, Any] | None, spec: str, unit: str = "") -> str:
+    """``median (min–max)`` of a stats dict."""
+    if s is None or s["median"] is None:
+        return "n/a"
+    return f"{s['median']:{spec}}{unit} ({s['min']:{spec}}–{s['max']:{spec}})"
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _error(row: dict[str, Any]) -> str:
+    text = " ".join(row["error"].replace("`", "'").split())
+    return f"error: `{text[:160]}{'…' if len(text) > 160 else ''}`".replace("|", "\\|")
+
+
+def _rows(result: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    return [r for r in result["rows"] if r["section"] == section]
+
+
+def _name(row: dict[str, Any]) -> str:
+    return short(row["env_id"])
+
+
+def _resets(env: dict, reset_share: float) -> str:
+    return f"{statistics.median(env['resets']):.0f} ({100 * reset_share:.1f}%)"
+
+
+def state_table(result: dict[str, Any]) -> list[str]:
+    """One row per task x backend with state observations; Reacher-v5 first, as the reference."""
+    m, d = result["measurements"], result["derived"]["state"]
+    lines = [_row("task", "backend", "frame skip", "env steps/s", "raw physics steps/s",
+                  "env / raw time", "µs/step beyond physics", "… resets excluded",
+                  "resets (% of env time)", f"overhead / {REACHER}", f"goal ≤ {OVERHEAD_GOAL}"),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in _rows(result, "state"):
+        if "error" in row:
+            lines.append(_row(_name(row), row["backend"], _error(row), *[""] * 8))
+            continue
+        p, f = f"state/{row['key']}", d[row["key"]]
+        env, raw = m[f"{p}/env"], m[f"{p}/raw"]
+        is_ref = row["key"] == REFERENCE
+        lines.append(_row(
+            _name(row), row["backend"], env["frame_skip"], _fmt(env["steps_per_s"], ",.0f"),
+            _fmt(raw["steps_per_s"], ",.0f"), _fmt(f["env_over_raw"], ".2f", "x"),
+            _fmt(f["overhead_us"], ".1f"), _fmt(f["overhead_us_excl_resets"], ".1f"),
+            _resets(env, f["reset_share"]),
+            "reference" if is_ref else _fmt(f.get("overhead_ratio"), ".2f"),
+            "" if is_ref else VERDICT[f.get("goal", {"pass": None})["pass"]]))
+    return lines
+
+
+def camera_table(result: dict[str, Any]) -> list[str]:
+    """Per backend: the RGB env beside the raw physics + renderer loop of the same scene."""
+    m, d = result["measurements"], result["derived"]["camera"]
+    lines = [_row("task", "backend", f"rgb {IMAGE_SIZE}x{IMAGE_SIZE} env steps/s",
+                  "raw physics + render steps/s", "env / raw steps/s", f"goal ≥ {CAMERA_GOAL}"),
+             "|---|---|---:|---:|---:|---|"]
+    notes = []
+    for row in _rows(result, "camera"):
+        if "error" in row:
+            lines.append(_row(_name(row), row["backend"], _error(row), "", "", ""))
+            continue
+        p, f = f"camera/{row['key']}", d[row["key"]]
+        lines.append(_row(_name(row), row["backend"], _fmt(m[f"{p}/env"]["steps_per_s"], ",.0f"),
+                          _fmt(m[f"{p}/raw"]["steps_per_s"], ",.0f"), _fmt(f["ratio"], ".2f"),
+                          VERDICT[f["goal"]["pass"]]))
+        notes.append(f"{row['backend']}: `{m[f'{p}/raw']['label']}`")
+    return lines + ([f"\nRaw loops: {'; '.join(notes)}."] if notes else [])
+
+
+def vector_table(result: dict[str, Any]) -> list[str]:
+    """Transitions/s (summed over sub-envs) with 1 and 2 worker processes, and the speed-up."""
+    m, d = result["measurements"], result["derived"]
+    lines = [_row("env", "workers", "transitions/s (all sub-envs)", "speed-up vs 1 worker"),
+             "|---|---|---:|---:|"]
+    for row in _rows(result, "vector"):
+        name = f"{_name(row)} {row['backend']} state"
+        if "error" in row:
+            lines.append(_row(name, "", _error(row), ""))
+            continue
+        single = m.get(f"state/{row['key']}/env")
+        if single is not None:
+            lines.append(_row(name, "none (one env in this process)",
+                              _fmt(single["steps_per_s"], ",.0f"), ""))
+        for w in (1, 2):
+            speedup = _fmt(d["vector"][row["key"]]["speedup"], ".2f", "x") if w == 2 else "1 (base)"
+            lines.append(_row(name, f"{w} (`AsyncVectorEnv`)",
+                              _fmt(m[f"vector/{row['key']}/{w}"]["transitions_per_s"], ",.0f"), speedup))
+    return lines
+
+
+def goals_table(result: dict[str, Any]) -> list[str]:
+    """How many rows meet each goal; the failing, undefined and error rows by name."""
+    g = result["derived"]["goals"]
+    what = {"overhead_ratio": f"µs/step beyond physics ≤ {OVERHEAD_GOAL}x {REACHER}'s",
+            "camera_ratio": f"rgb env ≥ {CAMERA_GOAL}x raw physics + render steps/s"}
+
+    def names(keys: list[str]) -> str:
+        return f"{len(keys)}" + (f": {', '.join(keys)}" if keys else "")
+
+    lines = [_row("goal", "PASS", "FAIL", "not judged (no reference)", "error"), "|---|---:|---|---|---|"]
+    for name, v in g.items():
+        lines.append(_row(what[name], len(v["pass"]), names(v["fail"]), names(v["undefined"]),
+                          names(v["error"])))
+    return lines
+
+
+def _header(result: dict[str, Any]) -> str:
+    c, mach = result["config"], result["machine"]
+    counts = ", ".join(f"{s} {c['steps'][s]:,}" if c["steps"].get(s) else f"{s} sized to ~{c['seconds']:g} s"
+                       for s in c["sections"])
+    return (f"Env speed, {result['timestamp']}: {mach['cpu_model']} ({mach['cpu_count']} CPUs, "
+            f"load {mach['loadavg_before']} before), Python {mach['python']}, MuJoCo {mach['mujoco']}, "
+            f"PyBullet {mach['pybullet']}, Gymnasium {mach['gymnasium']}, MUJOCO_GL={mach['MUJOCO_GL']}. "
+            f"Steps per measurement and repeat: {counts} (exact counts in the JSON); "
+            f"{c['repeats']} interleaved repeat{'s' * (c['repeats'] != 1)}; median (min–max) over repeats. "
+            "Env timings include resets at episode ends.")
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The result as Markdown: a header line, then the state, camera, vector-env and goal tables."""
+    sections = result["config"]["sections"]
+    parts = [_header(result)]
+    if "state" in sections:
+        parts += ["**State observations, per task x backend.**", "\n".join(state_table(result))]
+    if "camera" in sections:
+        parts += [f"**Camera observations ({IMAGE_SIZE}x{IMAGE_SIZE} RGB).**",
+                  "\n".join(camera_table(result))]
+    if "vector" in sections:
+        parts += ["**Vector env.**", "\n".join(vector_table(result))]
+    parts += ["**Goals** (judged on medians).", "\n".join(goals_table(result))]
+    return "\n\n".join(parts) + "\n"
+
+
+def goal_lines(result: dict[str, Any]) -> list[str]:
+    """One plain-text line per goal, for the terminal."""
+    out = []
+    for name, v in result["derived"]["goals"].items():
+        judged = len(v["pass"]) + len(v["fail"])
+        status = "PASS" if v["pass"] and not v["fail"] else "FAIL" if v["fail"] else "n/a"
+        out.append(f"{name} {v['goal']}: {status} ({len(v['pass'])}/{judged} rows pass"
+                   + "".join(f"; {k}: {', '.join(v[k])}" for k in ("fail", "undefined", "error") if v[k])
+                   + ")")
+    return out
+
+
+def write_results(result: dict[str, Any], markdown: str, out: Path) -> tuple[Path, Path]:
+    """Write ``env_speed.json`` and ``env_speed.md`` into ``out``, each atomically."""
+    json_path, md_path = out / "env_speed.json", out / "env_speed.md"
+    atomic_write_text(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(md_path, markdown)
+    return json_path, md_path
