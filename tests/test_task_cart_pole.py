@@ -36,7 +36,8 @@ def test_dynamics_match_the_classic_equations(backend: str) -> None:
     for a in actions:
         obs, *_ = env.step(int(a))
         ref = classic_step(ref, int(a))
-    # Measured: both engines within 4 mm / 0.006 rad of the reference after 15 steps (0.3 s).
+    # Measured: both engines within 4.5 mm / 0.007 rad of the reference over 20 seeds x up to
+    # 25 steps; the gap is Euler (engines, 5 ms) vs a fine reference integration.
     np.testing.assert_allclose(obs, ref, atol=0.01)
 
 
@@ -47,6 +48,7 @@ def test_both_backends_agree_step_by_step() -> None:
         env = gym.make(CART_POLE, backend=backend)
         obs, _ = env.reset(seed=5)
         tracks.append([obs] + [env.step(int(a))[0] for a in actions])
+    # Measured: identical float32 observations (the engines agree to ~1e-16 in float64 after 10 steps).
     np.testing.assert_allclose(tracks[0], tracks[1], atol=1e-4)
 
 

@@ -5,10 +5,12 @@ shape, as MuJoCo's), 10 N force through TORQUE_CONTROL, no friction, damping or 
 physics steps, 4 per control step.
 """
 
+import math
+
 import numpy as np
 import pybullet as pb
 
-from envs.scenes.pybullet_base import PybulletScene
+from envs.scenes.pybullet_base import BLOW_UP_JOINT_SPEED, PybulletScene
 from envs.tasks.cart_pole import (
     CAMERAS,
     CART_MASS,
@@ -66,22 +68,25 @@ class PybulletCartPoleScene(PybulletScene):
         self.label(rail, "rail")
         self.label(self.body, "cart")
         self.label_link(self.body, POLE, "pole")
+        self._stepped: CartPoleState | None = None
 
     def reset(self, layout: CartPoleLayout) -> None:
         """Set the four classic state variables."""
         c = self.client
         c.resetJointState(self.body, CART, layout.cart_x, layout.cart_vx)
         c.resetJointState(self.body, POLE, layout.pole_angle, layout.pole_angular_velocity)
+        self._stepped = None
 
     def apply_action(self, action: np.ndarray) -> None:
         """Force on the cart: the normalized action times 10 N (see :meth:`step`)."""
         self._force = float(action[0]) * FORCE
 
     def step(self, action: np.ndarray) -> str | None:
-        """Apply the force before every physics step and report a blow-up.
+        """Apply the force before every physics step, read the state once, report a blow-up.
 
         PyBullet clears TORQUE_CONTROL forces after each ``stepSimulation``, whereas MuJoCo's
-        ``ctrl`` persists, so the force is re-applied per physics step.
+        ``ctrl`` persists, so the force is re-applied per physics step. The joint states read for
+        the blow-up check are handed to the next :meth:`read` (one ``getJointStates`` per step).
         """
         self.apply_action(action)
         cid, body, force = self.cid, self.body, self._force
@@ -89,9 +94,17 @@ class PybulletCartPoleScene(PybulletScene):
         for _ in range(self.frame_skip):
             control(body, CART, torque, force=force, physicsClientId=cid)
             step(physicsClientId=cid)
-        return self.check_blow_up()
+        self._stepped = s = self._read_joints()
+        speed = max(abs(s.cart_vx), abs(s.pole_angular_velocity))
+        if all(map(math.isfinite, s)) and speed <= BLOW_UP_JOINT_SPEED:  # False for NaN too
+            return None
+        return f"PyBullet cart-pole state diverged: {s}"
 
     def read(self) -> CartPoleState:
         """Cart position/velocity, pole angle (0 upright, + leans +x) and angular velocity."""
+        state, self._stepped = self._stepped, None  # the step's own reading, used once
+        return state if state is not None else self._read_joints()
+
+    def _read_joints(self) -> CartPoleState:
         (x, vx, *_), (a, va, *_) = pb.getJointStates(self.body, (CART, POLE), physicsClientId=self.cid)
         return CartPoleState(x, vx, a, va)
