@@ -1,9 +1,10 @@
-"""Reach: move the arm's end-effector to a random target (a sphere) within 2 cm.
+"""Reach: move the arm's end-effector (its TCP) to a random target sphere, within 2 cm.
 
 Backend-neutral: the layout, observations, reward and success are defined here over
-:class:`ReachState`; the arm is ``envs/robots/arm.py``; scenes (``envs/scenes/*_reach.py``)
-only simulate. Targets are drawn as the forward kinematics of random joint angles, so every
-target is reachable.
+:class:`ReachState`; the arm is ``envs/robots/arm.py``; scenes (``envs/scenes/*_reach.py``) only
+simulate. ``ReachTwoGoals`` (``envs/tasks/reach_two_goals.py``) reuses the scenes with two targets.
+Options: ``control_mode="ee_delta"`` (default, action (3,) TCP displacement) or ``"joint_delta"``
+(action (4,) joint target displacement); the gripper stays open.
 """
 
 import math
@@ -13,76 +14,94 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
-from envs.robots.arm import HOME, forward
+from envs.robots import arm
 
-SUCCESS_DISTANCE = 0.02  # m
+SUCCESS_DISTANCE = 0.02  # m, TCP to target
 TARGET_RADIUS = 0.02  # m, the drawn sphere
-TARGET_JOINT_RANGE = ((-1.2, 1.2), (0.2, 1.5), (0.4, 2.2))  # targets = forward(q) for q in these
-START_NOISE = 0.1  # rad around the home pose
+TARGET_R, TARGET_YAW, TARGET_Z = (0.15, 0.40), (-1.2, 1.2), (0.05, 0.28)  # cylindrical, about the base
+START_NOISE = 0.03  # m: the TCP starts this close (per axis) to the home pose, hand down
+MIN_START_DISTANCE = 0.08  # m between the start TCP and a target
 HORIZON = 100
 
-LABELS = ("table", "arm", "target")
+TARGETS = ("target",)  # names of the target bodies (one per target), also segmentation labels
+LABELS = ("table", "arm", *TARGETS)
 CAMERAS = (
-    CameraSpec("front", eye=(0.9, -0.9, 0.7), target=(0.15, 0.0, 0.15)),
-    CameraSpec("top", eye=(0.15, 0.0, 1.3), target=(0.15, 0.0, 0.0), up=(1.0, 0.0, 0.0)),
+    CameraSpec("front", eye=(0.95, -0.75, 0.65), target=(0.22, 0.0, 0.12)),
+    CameraSpec("top", eye=(0.25, 0.0, 1.25), target=(0.25, 0.0, 0.0), up=(1.0, 0.0, 0.0)),
 )
 BACKENDS = {
     "mujoco": "envs.scenes.mujoco_reach:MujocoReachScene",
     "pybullet": "envs.scenes.pybullet_reach:PybulletReachScene",
 }
+JOINT_NAMES = tuple(f"q_{j}" for j in arm.JOINTS) + tuple(f"qd_{j}" for j in arm.JOINTS)
+EE_NAMES = ("ee_x", "ee_y", "ee_z")
+
+Vec3 = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
 class ReachLayout:
-    """Initial joint angles and the target position."""
+    """Initial joint angles (4,) and the target positions (one per name in the scene's targets)."""
 
-    q: tuple[float, float, float]
-    target: tuple[float, float, float]
+    q: tuple[float, float, float, float]
+    targets: tuple[Vec3, ...]
 
 
 class ReachState(NamedTuple):
-    """Joint angles and velocities, end-effector and target positions."""
+    """Joint angles and velocities (4,), TCP (3,) and target positions."""
 
-    q: tuple[float, float, float]
-    qd: tuple[float, float, float]
-    ee: tuple[float, float, float]
-    target: tuple[float, float, float]
+    q: tuple[float, ...]
+    qd: tuple[float, ...]
+    ee: Vec3
+    targets: tuple[Vec3, ...]
+
+
+def sample_start(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """Hand-down joint angles with the TCP uniformly within ``START_NOISE`` of the home pose."""
+    ee = np.asarray(arm.HOME_EE) + rng.uniform(-START_NOISE, START_NOISE, 3)
+    return arm.home_pose(tuple(ee.tolist()))
+
+
+def sample_target(rng: np.random.Generator, yaw: tuple[float, float] = TARGET_YAW) -> Vec3:
+    """A point uniform in radius, yaw and height over the target region (always reachable)."""
+    r, a, z = rng.uniform(*TARGET_R), rng.uniform(*yaw), rng.uniform(*TARGET_Z)
+    return (float(r * math.cos(a)), float(r * math.sin(a)), float(z))
 
 
 class ReachTask:
     """Dense distance reward; success within ``SUCCESS_DISTANCE``."""
 
-    state_names = ("q_yaw", "q_shoulder", "q_elbow", "qd_yaw", "qd_shoulder", "qd_elbow",
-                   "ee_x", "ee_y", "ee_z", "target_x", "target_y", "target_z",
+    state_names = (*JOINT_NAMES, *EE_NAMES, "target_x", "target_y", "target_z",
                    "target_minus_ee_x", "target_minus_ee_y", "target_minus_ee_z")
-    proprio_names = state_names[:9]
+    proprio_names = (*JOINT_NAMES, *EE_NAMES)
 
     def sample_layout(self, rng: np.random.Generator) -> ReachLayout:
-        """Start near home; target = forward kinematics of random joint angles, above the table."""
-        q = HOME + rng.uniform(-START_NOISE, START_NOISE, 3)
+        """Start near home, hand down; a target at least ``MIN_START_DISTANCE`` from the start."""
+        q = sample_start(rng)
+        start = arm.forward(q)
         while True:
-            target = forward(np.array([rng.uniform(lo, hi) for lo, hi in TARGET_JOINT_RANGE]))
-            if target[2] > 0.05:
-                return ReachLayout(tuple(map(float, q)), tuple(map(float, target)))
+            target = sample_target(rng)
+            if math.dist(target, start) >= MIN_START_DISTANCE:
+                return ReachLayout(q, (target,))
 
     def state_vector(self, s: ReachState) -> np.ndarray:
-        """(15,) float32: q, qd, ee, target, target - ee."""
-        diff = (s.target[0] - s.ee[0], s.target[1] - s.ee[1], s.target[2] - s.ee[2])
-        return np.array((*s.q, *s.qd, *s.ee, *s.target, *diff), dtype=np.float32)
+        """(17,) float32: q, qd, TCP, target, target - TCP."""
+        (tx, ty, tz), (x, y, z) = s.targets[0], s.ee
+        return np.array((*s.q, *s.qd, x, y, z, tx, ty, tz, tx - x, ty - y, tz - z), dtype=np.float32)
 
     def proprio_vector(self, s: ReachState) -> np.ndarray:
-        """(9,) float32: q, qd, ee."""
+        """(11,) float32: q, qd, TCP."""
         return np.array((*s.q, *s.qd, *s.ee), dtype=np.float32)
 
     def reward_terms(self, s: ReachState, action: np.ndarray) -> dict[str, float]:
         """Distance to the target, a small effort cost and a success bonus."""
-        d = math.dist(s.ee, s.target)
+        d = math.dist(s.ee, s.targets[0])
         return {"distance": -d, "effort": -0.01 * float(np.dot(action, action)),
                 "success": 1.0 if d < SUCCESS_DISTANCE else 0.0}
 
     def outcome(self, s: ReachState) -> tuple[bool, str | None]:
-        """Success once the end-effector is within 2 cm of the target."""
-        return math.dist(s.ee, s.target) < SUCCESS_DISTANCE, None
+        """Success once the TCP is within 2 cm of the target."""
+        return math.dist(s.ee, s.targets[0]) < SUCCESS_DISTANCE, None
 
 
 def make_reach_env(backend: str = "mujoco", **kwargs: Any) -> Any:
