@@ -17,7 +17,7 @@ import numpy as np
 
 import envs
 from benchmarks.raw import backend_of, frame_skip_of, raw_loop
-from benchmarks.timing import Case, prepare, time_env, time_vector
+from benchmarks.timing import Case, EnvLoop, VectorLoop, prepare
 
 REACHER = "Reacher-v5"  # Gymnasium's reference for the per-step cost beyond physics
 PUSH_CUBE = "roboloop/PushCube-v0"  # the camera and vector-env measurements use this task
@@ -100,21 +100,19 @@ def camera_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
 
 def _env_and_raw(stack: ExitStack, section: str, env_id: str, backend: str, kwargs: dict[str, Any],
                  image_size: int | None) -> list[Case]:
-    env = gym.make(env_id, **kwargs)
+    """The env loop, and the raw loop on a second env built alike (so the two can take turns)."""
+    env, raw_env = gym.make(env_id, **kwargs), gym.make(env_id, **kwargs)
     stack.callback(env.close)
+    stack.callback(raw_env.close)
     if backend_of(env) != backend:
         raise RuntimeError(f"{env_id} with {kwargs} built a {backend_of(env)} scene, expected {backend}")
     tape, frame_skip = ActionTape(env.action_space, SEED), frame_skip_of(env)
-    raw_label, raw_fn = raw_loop(stack, env, SEED, image_size)
+    raw_label, raw = raw_loop(stack, raw_env, tape.take, SEED, image_size)
     key = f"{section}/{short(env_id)}/{backend}"
-
-    def env_fn(n: int) -> dict[str, float]:
-        return time_env(env, tape.take(n), SEED)
-
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     return [Case(section, f"{key}/env", f"gymnasium.make({env_id!r}{', ' * bool(args)}{args}).step",
-                 env_id, backend, frame_skip, env_fn),
-            Case(section, f"{key}/raw", raw_label, env_id, backend, frame_skip, raw_fn)]
+                 env_id, backend, frame_skip, EnvLoop(env, tape.take, SEED)),
+            Case(section, f"{key}/raw", raw_label, env_id, backend, frame_skip, raw)]
 
 
 def vector_cases(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
@@ -128,19 +126,12 @@ def vector_cases(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
     for workers in VECTOR_WORKERS:
         vec = gym.vector.AsyncVectorEnv([make_one] * workers, context="spawn")
         stack.callback(vec.close)
-        cases.append(_vector_case(vec, env_id, backend, workers))
+        tape = ActionTape(vec.action_space, SEED)
+        cases.append(Case(
+            "vector", f"vector/{short(env_id)}/{backend}/{workers}",
+            f"AsyncVectorEnv({workers} x {short(env_id)} {backend} state).step, spawned workers",
+            env_id, backend, None, VectorLoop(vec, tape.take, SEED), envs_per_step=workers))
     return cases
-
-
-def _vector_case(vec: Any, env_id: str, backend: str, workers: int) -> Case:
-    tape = ActionTape(vec.action_space, SEED)
-
-    def fn(n: int) -> dict[str, float]:
-        return time_vector(vec, tape.take(n), SEED)
-
-    return Case("vector", f"vector/{short(env_id)}/{backend}/{workers}",
-                f"AsyncVectorEnv({workers} x {short(env_id)} {backend} state).step, spawned workers",
-                env_id, backend, None, fn, envs_per_step=workers)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import envs
 from benchmarks.cases import BACKENDS, IMAGE_SIZE, SECTIONS, SEED, Plan, make_cases, short
 from benchmarks.figures import derive, summarize
 from benchmarks.report import goal_lines, to_markdown, write_results
-from benchmarks.timing import PROBE_SHARE, WARMUP_STEPS, measure
+from benchmarks.timing import BLOCK_S, PROBE_SHARE, QUANTILE, WARMUP_STEPS, measure
 
 DEFAULT_SECONDS, DEFAULT_REPEATS = 1.0, 5
 QUICK_STEPS = {"state": 200, "camera": 5, "vector": 50}
@@ -87,7 +87,7 @@ def run(plan: Plan, repeats: int = DEFAULT_REPEATS) -> dict[str, Any]:
     with ExitStack() as stack:
         cases, rows = make_cases(stack, plan)
         timings = measure(cases, repeats)
-    measurements = {c.key: summarize(c, timings[c.key]) for c in cases}
+    measurements = {c.key: {**summarize(c, timings[c.key]), "block_steps": c.block} for c in cases}
     return {
         "benchmark": "env_speed",
         "timestamp": started.isoformat(timespec="seconds"),
@@ -95,7 +95,8 @@ def run(plan: Plan, repeats: int = DEFAULT_REPEATS) -> dict[str, Any]:
         "machine": {**machine_info(), "loadavg_before": load_before, "loadavg_after": _loadavg()},
         "config": {"ids": list(plan.ids), "backends": list(plan.backends),
                    "sections": list(plan.sections), "steps": dict(plan.steps), "seconds": plan.seconds,
-                   "repeats": repeats, "warmup_steps": WARMUP_STEPS, "probe_share": PROBE_SHARE,
+                   "repeats": repeats, "block_s": BLOCK_S, "quantile": QUANTILE,
+                   "warmup_steps": WARMUP_STEPS, "probe_share": PROBE_SHARE,
                    "seed": SEED, "image_size": IMAGE_SIZE, "order": [c.key for c in cases],
                    "resets": RESETS_NOTE},
         "rows": rows,

@@ -1,68 +1,45 @@
 """Raw counterparts of an env step: the same scene's physics (and renderer) called directly.
 
-One raw step is one env step's worth of work, on the env's own model or client:
+A raw loop runs on its own copy of the env (built with the same options), so it can take turns
+with the env loop without touching the env's state. One raw step is one env step's worth of
+physics, driven by **the low-level commands the env issued** for the same seeded random actions,
+and the raw trajectory restarts where the env's episodes restart. The raw loop therefore simulates
+the same motion and contacts as the env loop (idle motors would be cheaper: nothing touches).
+The commands are recorded once, untimed, by stepping the raw loop's env through the actions:
 
-- **MuJoCo**: ``mj_step(model, data, nstep=frame_skip)`` on a copy of the env's ``MjData`` taken
-  after a seeded reset; every repeat starts from a fresh copy. Controls stay at their reset value.
-- **PyBullet**: ``client.stepSimulation()`` ``frame_skip`` times on the env's own client. Each
-  repeat first calls ``env.reset(seed=seed)`` (untimed): the env loops reset with the same seed at
-  the start of each repeat, so both start from the same state. Motor targets stay as reset left them.
+- **MuJoCo**: ``data.ctrl`` after each env step, and the integration state
+  (``mj_getState(mjSTATE_INTEGRATION)``) after each episode reset. A raw step writes the control
+  back (``ctrl[:] = ...``) and calls ``mj_step(model, data, nstep=frame_skip)``.
+- **PyBullet**: every motor command (``setJointMotorControlArray``/``setJointMotorControl2``) and
+  ``stepSimulation`` call, in order, with its arguments, and a ``saveState`` after each episode
+  reset. A raw step replays the step's calls.
 
-With a camera, each raw step then renders one ``size`` x ``size`` RGB image of the env's first
-camera, with the call the scene itself makes (same camera, matrices, lighting and flags).
+At the env's episode boundaries the raw loop restores the recorded state; restores are timed on
+their own and excluded, as the env's resets are. With a camera, each raw step then renders one
+``size`` x ``size`` RGB image of the env's first camera, with the call the scene itself makes.
 """
 
-import copy
 import functools
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import mujoco
+import numpy as np
+import pybullet
 
 from benchmarks.timing import Timing
 
-RawLoop = Callable[[int], Timing]
-
-
-def time_mujoco(model: Any, data: Any, frame_skip: int, n: int, renderer: Any = None,
-                camera: str | None = None) -> Timing:
-    """``n`` calls of ``mj_step(model, data, nstep=frame_skip)``, each then rendering if asked."""
-    mj_step, clock = mujoco.mj_step, time.perf_counter
-    start = clock()
-    if renderer is None:
-        for _ in range(n):
-            mj_step(model, data, nstep=frame_skip)
-    else:
-        update, render = renderer.update_scene, renderer.render
-        for _ in range(n):
-            mj_step(model, data, nstep=frame_skip)
-            update(data, camera=camera)
-            render()
-    return {"elapsed_s": clock() - start}
-
-
-def time_bullet(step: Callable[[], Any], frame_skip: int, n: int,
-                render: Callable[[], Any] | None = None) -> Timing:
-    """``n`` times: ``step()`` ``frame_skip`` times (``stepSimulation``), then ``render()`` if given."""
-    inner, clock = range(frame_skip), time.perf_counter
-    start = clock()
-    if render is None:
-        for _ in range(n):
-            for _ in inner:
-                step()
-    else:
-        for _ in range(n):
-            for _ in inner:
-                step()
-            render()
-    return {"elapsed_s": clock() - start}
+Actions = Callable[[int], Any]  # n -> the first n actions of the run's seeded action sequence
+MOTOR_CALLS = ("setJointMotorControlArray", "setJointMotorControl2")  # how PyBullet scenes actuate
+Op = tuple[Callable[..., Any], tuple, dict]
+_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
 def backend_of(env: Any) -> str:
     """``"pybullet"`` for a scene with a Bullet client, ``"mujoco"`` for one with an ``MjModel``."""
-    owner = _physics_owner(env)
+    owner = physics_owner(env)
     if hasattr(owner, "client"):
         return "pybullet"
     if hasattr(owner, "model") and hasattr(owner, "data"):
@@ -73,62 +50,196 @@ def backend_of(env: Any) -> str:
 
 def frame_skip_of(env: Any) -> int:
     """Physics steps per env step."""
-    return int(_physics_owner(env).frame_skip)
+    return int(physics_owner(env).frame_skip)
 
 
-def raw_loop(stack: ExitStack, env: Any, seed: int, image_size: int | None = None) -> tuple[str, RawLoop]:
-    """A label and ``fn(n)`` timing ``n`` raw steps of ``env``'s scene (with a render if sized)."""
-    if backend_of(env) == "mujoco":
-        return _mujoco_loop(stack, env, seed, image_size)
-    return _bullet_loop(env, seed, image_size)
-
-
-def _physics_owner(env: Any) -> Any:
+def physics_owner(env: Any) -> Any:
     """The roboloop scene of a ``TaskEnv``, or a Gymnasium MuJoCo env itself (e.g. Reacher)."""
     owner = env.unwrapped
     return getattr(owner, "scene", owner)
 
 
-def _mujoco_loop(stack: ExitStack, env: Any, seed: int, image_size: int | None) -> tuple[str, RawLoop]:
-    owner, frame_skip = _physics_owner(env), frame_skip_of(env)
-    model = owner.model
-    env.reset(seed=seed)
-    snapshot = copy.copy(owner.data)  # each repeat starts from a fresh copy of this state
-    label = f"mj_step(nstep={frame_skip})"
-    renderer, camera = None, None
-    if image_size is not None:
-        renderer = mujoco.Renderer(model, image_size, image_size)
-        stack.callback(renderer.close)
-        camera = env.unwrapped.cameras[0]
-        label += f" + update_scene(camera={camera!r}) + render() {image_size}x{image_size}"
-
-    def fn(n: int) -> Timing:
-        return time_mujoco(model, copy.copy(snapshot), frame_skip, n, renderer, camera)
-
-    return label, fn
-
-
-def _bullet_loop(env: Any, seed: int, image_size: int | None) -> tuple[str, RawLoop]:
-    owner, frame_skip = _physics_owner(env), frame_skip_of(env)
-    step = owner.client.stepSimulation  # BulletClient builds this partial on every access
-    label = f"stepSimulation() x {frame_skip}"
-    render = None
+def raw_loop(stack: ExitStack, env: Any, actions: Actions, seed: int,
+             image_size: int | None = None) -> tuple[str, Any]:
+    """A label and the raw loop of ``env`` (its own copy: the env loop must use another)."""
+    if backend_of(env) == "mujoco":
+        loop = MujocoRawLoop(env, actions, seed)
+        label = f"ctrl[:] = recorded; mj_step(nstep={loop.frame_skip})"
+        if image_size is not None:
+            renderer = mujoco.Renderer(loop.model, image_size, image_size)
+            stack.callback(renderer.close)
+            camera = env.unwrapped.cameras[0]
+            loop.render = functools.partial(_mujoco_render, renderer, loop.data, camera)
+            label += f" + update_scene(camera={camera!r}) + render() {image_size}x{image_size}"
+        return label, loop
+    loop = BulletRawLoop(env, actions, seed)
+    label = f"recorded motor commands + stepSimulation() x {loop.frame_skip}"
     if image_size is not None:
         camera = env.unwrapped.cameras[0]
-        render = _bullet_render_call(owner, camera, image_size)
+        loop.render = _bullet_render_call(physics_owner(env), camera, image_size)
         label += f" + getCameraImage(camera={camera!r}, TinyRenderer) {image_size}x{image_size}"
+    return label, loop
 
-    def fn(n: int) -> Timing:
-        env.reset(seed=seed)
-        return time_bullet(step, frame_skip, n, render)
 
-    return label, fn
+class _RawLoop:
+    """Record the env's commands (untimed) and replay them; subclasses say what is recorded."""
+
+    def __init__(self, env: Any, actions: Actions, seed: int) -> None:
+        self.env, self.actions, self.seed = env, actions, seed
+        self.owner, self.frame_skip = physics_owner(env), frame_skip_of(env)
+        self.render: Callable[[], Any] | None = None
+        self.steps: list[Any] = []  # per step: (commands, state to restore after it or None)
+        self.initial: Any = None
+        self.i = 0
+
+    def _record(self, n: int) -> None:
+        """Step the env through the first ``n`` actions from its seeded reset."""
+        env, steps = self.env, []
+        with self._recording() as commands:
+            env.reset(seed=self.seed)
+            self.initial = self._save()
+            for action in self.actions(n):
+                _, _, terminated, truncated, _ = env.step(action)
+                cmd = commands()
+                restore = None
+                if terminated or truncated:
+                    env.reset()
+                    restore = self._save()
+                steps.append((cmd, restore))
+        self.steps = steps
+
+    def start(self) -> None:
+        if not self.steps:
+            self._record(1024)
+        self._restore(self.initial)
+        self.i = 0
+
+    def run(self, n: int) -> Timing:
+        if self.i + n > len(self.steps):  # record further, then replay (untimed) back to i
+            i = self.i
+            self._record(max(self.i + n, 2 * len(self.steps)))
+            self.start()
+            if i:
+                self.run(i)
+        steps = self.steps[self.i:self.i + n]
+        self.i += n
+        return self._replay(steps)
+
+
+class MujocoRawLoop(_RawLoop):
+    """``ctrl[:] = recorded; mj_step(model, data, nstep=frame_skip)`` on the env copy's model."""
+
+    def __init__(self, env: Any, actions: Actions, seed: int) -> None:
+        super().__init__(env, actions, seed)
+        self.model, self.data = self.owner.model, self.owner.data
+        self._size = mujoco.mj_stateSize(self.model, _STATE)
+
+    @contextmanager
+    def _recording(self) -> Iterator[Callable[[], Any]]:
+        yield lambda: self.data.ctrl.copy()
+
+    def _save(self) -> np.ndarray:
+        state = np.empty(self._size)
+        mujoco.mj_getState(self.model, self.data, state, _STATE)
+        return state
+
+    def _restore(self, state: np.ndarray) -> None:
+        mujoco.mj_setState(self.model, self.data, state, _STATE)
+
+    def _replay(self, steps: list[Any]) -> Timing:
+        model, data, nstep, render = self.model, self.data, self.frame_skip, self.render
+        mj_step, set_state, ctrl, clock = mujoco.mj_step, mujoco.mj_setState, data.ctrl, time.perf_counter
+        restores, restore_s = 0, 0.0
+        start = clock()
+        for c, state in steps:
+            ctrl[:] = c
+            mj_step(model, data, nstep=nstep)
+            if render is not None:
+                render()
+            if state is not None:
+                t = clock()
+                set_state(model, data, state, _STATE)
+                restore_s += clock() - t
+                restores += 1
+        return {"elapsed_s": clock() - start, "reset_s": restore_s, "resets": restores}
+
+
+class BulletRawLoop(_RawLoop):
+    """The env copy's recorded motor commands and ``stepSimulation`` calls, replayed."""
+
+    def __init__(self, env: Any, actions: Actions, seed: int) -> None:
+        super().__init__(env, actions, seed)
+        self.cid = self.owner.cid
+
+    @contextmanager
+    def _recording(self) -> Iterator[Callable[[], Any]]:
+        for _, state in self.steps:  # drop the saved states of an earlier recording
+            if state is not None:
+                pybullet.removeState(state, physicsClientId=self.cid)
+        if self.initial is not None:
+            pybullet.removeState(self.initial, physicsClientId=self.cid)
+        with _recording_bullet_calls() as ops:
+            def commands() -> list[Op]:
+                step = ops[:]
+                ops.clear()
+                return step
+            yield commands
+
+    def _save(self) -> int:
+        return pybullet.saveState(physicsClientId=self.cid)
+
+    def _restore(self, state: int) -> None:
+        pybullet.restoreState(stateId=state, physicsClientId=self.cid)
+
+    def _replay(self, steps: list[Any]) -> Timing:
+        render, restore, cid, clock = self.render, pybullet.restoreState, self.cid, time.perf_counter
+        restores, restore_s = 0, 0.0
+        start = clock()
+        for ops, state in steps:
+            for fn, args, kwargs in ops:
+                fn(*args, **kwargs)
+            if render is not None:
+                render()
+            if state is not None:
+                t = clock()
+                restore(stateId=state, physicsClientId=cid)
+                restore_s += clock() - t
+                restores += 1
+        return {"elapsed_s": clock() - start, "reset_s": restore_s, "resets": restores}
+
+
+@contextmanager
+def _recording_bullet_calls() -> Iterator[list[Op]]:
+    """Record (fn, args, kwargs) of every motor command and ``stepSimulation`` made meanwhile.
+
+    Scenes call these as ``pybullet.<name>`` (looked up at call time, as ``BulletClient`` does), so
+    wrapping the module attributes sees every call. The originals are restored on exit.
+    """
+    ops: list[Op] = []
+    originals = {name: getattr(pybullet, name) for name in (*MOTOR_CALLS, "stepSimulation")}
+
+    def recorder(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            ops.append((fn, args, kwargs))
+            return fn(*args, **kwargs)
+        return call
+
+    try:
+        for name, fn in originals.items():
+            setattr(pybullet, name, recorder(fn))
+        yield ops
+    finally:
+        for name, fn in originals.items():
+            setattr(pybullet, name, fn)
+
+
+def _mujoco_render(renderer: Any, data: Any, camera: str) -> None:
+    renderer.update_scene(data, camera=camera)
+    renderer.render()
 
 
 def _bullet_render_call(scene: Any, camera: str, size: int) -> Callable[[], Any]:
     """``getCameraImage`` as ``PybulletScene.render`` calls it for an RGB image of ``camera``."""
-    import pybullet as pb
-
     from envs.cameras import opengl_projection_matrix, opengl_view_matrix
     from envs.scenes.pybullet_base import AMBIENT, DIFFUSE
 
@@ -136,6 +247,7 @@ def _bullet_render_call(scene: Any, camera: str, size: int) -> Callable[[], Any]
     view = opengl_view_matrix(spec.pose())
     proj = opengl_projection_matrix(spec.fovy, 1.0, scene.near, scene.far)
     return functools.partial(
-        scene.client.getCameraImage, size, size, view, proj, lightDirection=[0.3, 0.3, 1.0],
+        pybullet.getCameraImage, size, size, view, proj, lightDirection=[0.3, 0.3, 1.0],
         lightAmbientCoeff=AMBIENT, lightDiffuseCoeff=DIFFUSE, lightSpecularCoeff=0.0,
-        renderer=pb.ER_TINY_RENDERER, flags=pb.ER_NO_SEGMENTATION_MASK)
+        renderer=pybullet.ER_TINY_RENDERER, flags=pybullet.ER_NO_SEGMENTATION_MASK,
+        physicsClientId=scene.cid)

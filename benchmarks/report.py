@@ -7,6 +7,7 @@ from typing import Any
 
 from benchmarks.cases import IMAGE_SIZE, REACHER, short
 from benchmarks.figures import CAMERA_GOAL, OVERHEAD_GOAL, REFERENCE
+from benchmarks.timing import BLOCK_S, QUANTILE
 from dataset.atomic import atomic_write_text
 
 VERDICT = {True: "**PASS**", False: "**FAIL**", None: "n/a"}
@@ -43,22 +44,24 @@ def _resets(env: dict, reset_share: float) -> str:
 def state_table(result: dict[str, Any]) -> list[str]:
     """One row per task x backend with state observations; Reacher-v5 first, as the reference."""
     m, d = result["measurements"], result["derived"]["state"]
+    q = c_q(result)
     lines = [_row("task", "backend", "frame skip", "env steps/s", "raw physics steps/s",
-                  "env / raw time", "µs/step beyond physics", "… resets excluded",
-                  "resets (% of env time)", f"overhead / {REACHER}", f"goal ≤ {OVERHEAD_GOAL}"),
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  f"env µs/step (p{q})", f"raw µs/step (p{q})", f"µs/step beyond physics (p{q})",
+                  "… from totals, resets excluded", "resets (% of env time)",
+                  f"overhead / {REACHER} (p{q})", f"goal ≤ {OVERHEAD_GOAL}"),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row in _rows(result, "state"):
         if "error" in row:
-            lines.append(_row(_name(row), row["backend"], _error(row), *[""] * 8))
+            lines.append(_row(_name(row), row["backend"], _error(row), *[""] * 9))
             continue
         p, f = f"state/{row['key']}", d[row["key"]]
         env, raw = m[f"{p}/env"], m[f"{p}/raw"]
         is_ref = row["key"] == REFERENCE
         lines.append(_row(
             _name(row), row["backend"], env["frame_skip"], _fmt(env["steps_per_s"], ",.0f"),
-            _fmt(raw["steps_per_s"], ",.0f"), _fmt(f["env_over_raw"], ".2f", "x"),
-            _fmt(f["overhead_us"], ".1f"), _fmt(f["overhead_us_excl_resets"], ".1f"),
-            _resets(env, f["reset_share"]),
+            _fmt(raw["steps_per_s"], ",.0f"), _fmt(env["step_us_q"], ".1f"),
+            _fmt(raw["step_us_q"], ".1f"), _fmt(f["overhead_us_q"], ".1f"),
+            _fmt(f["overhead_us_excl_resets"], ".1f"), _resets(env, f["reset_share"]),
             "reference" if is_ref else _fmt(f.get("overhead_ratio"), ".2f"),
             "" if is_ref else VERDICT[f.get("goal", {"pass": None})["pass"]]))
     return lines
@@ -67,18 +70,20 @@ def state_table(result: dict[str, Any]) -> list[str]:
 def camera_table(result: dict[str, Any]) -> list[str]:
     """Per backend: the RGB env beside the raw physics + renderer loop of the same scene."""
     m, d = result["measurements"], result["derived"]["camera"]
+    q = c_q(result)
     lines = [_row("task", "backend", f"rgb {IMAGE_SIZE}x{IMAGE_SIZE} env steps/s",
-                  "raw physics + render steps/s", "env / raw steps/s", f"goal ≥ {CAMERA_GOAL}"),
-             "|---|---|---:|---:|---:|---|"]
+                  "raw physics + render steps/s", f"env / raw speed (p{q})", "… from totals",
+                  f"goal ≥ {CAMERA_GOAL}"),
+             "|---|---|---:|---:|---:|---:|---|"]
     notes = []
     for row in _rows(result, "camera"):
         if "error" in row:
-            lines.append(_row(_name(row), row["backend"], _error(row), "", "", ""))
+            lines.append(_row(_name(row), row["backend"], _error(row), "", "", "", ""))
             continue
         p, f = f"camera/{row['key']}", d[row["key"]]
         lines.append(_row(_name(row), row["backend"], _fmt(m[f"{p}/env"]["steps_per_s"], ",.0f"),
                           _fmt(m[f"{p}/raw"]["steps_per_s"], ",.0f"), _fmt(f["ratio"], ".2f"),
-                          VERDICT[f["goal"]["pass"]]))
+                          _fmt(f["ratio_totals"], ".2f"), VERDICT[f["goal"]["pass"]]))
         notes.append(f"{row['backend']}: `{m[f'{p}/raw']['label']}`")
     return lines + ([f"\nRaw loops: {'; '.join(notes)}."] if notes else [])
 
@@ -128,8 +133,11 @@ def _header(result: dict[str, Any]) -> str:
             f"load {mach['loadavg_before']} before), Python {mach['python']}, MuJoCo {mach['mujoco']}, "
             f"PyBullet {mach['pybullet']}, Gymnasium {mach['gymnasium']}, MUJOCO_GL={mach['MUJOCO_GL']}. "
             f"Steps per measurement and repeat: {counts} (exact counts in the JSON); "
-            f"{c['repeats']} interleaved repeat{'s' * (c['repeats'] != 1)}; median (min–max) over repeats. "
-            "Env timings include resets at episode ends.")
+            f"{c['repeats']} repeat{'s' * (c['repeats'] != 1)}, every measurement taking turns in "
+            f"blocks of ~{1e3 * c.get('block_s', BLOCK_S):g} ms; median (min–max) over repeats. "
+            f"p{c.get('quantile', QUANTILE)}: that percentile of the blocks' time per step (resets "
+            "excluded), the uncontended speed on a shared CPU; steps/s and totals include every "
+            "slow-down. Env totals include resets at episode ends.")
 
 
 def to_markdown(result: dict[str, Any]) -> str:
@@ -143,8 +151,14 @@ def to_markdown(result: dict[str, Any]) -> str:
                   "\n".join(camera_table(result))]
     if "vector" in sections:
         parts += ["**Vector env.**", "\n".join(vector_table(result))]
-    parts += ["**Goals** (judged on medians).", "\n".join(goals_table(result))]
+    parts += [f"**Goals** (judged on the median over repeats of the p{c_q(result)} figures).",
+              "\n".join(goals_table(result))]
     return "\n\n".join(parts) + "\n"
+
+
+def c_q(result: dict[str, Any]) -> int:
+    """The block-time percentile the run used."""
+    return result["config"].get("quantile", QUANTILE)
 
 
 def goal_lines(result: dict[str, Any]) -> list[str]:

@@ -1,31 +1,53 @@
-"""Timed loops, step-count calibration and the interleaved measurement schedule.
+"""Timed loops in short interleaved blocks, step-count sizing, and the measurement schedule.
 
-The loops are kept minimal, with attribute look-ups hoisted out of them, so that what they time is
-the work named in their docstring. A *case* is one measurement: ``fn(n)`` times ``n`` steps (env
-steps, or one env step's worth of raw physics/rendering) and returns a :data:`Timing`.
+A *case* is one measurement: a :class:`Loop` that walks one seeded trajectory (``start()`` puts it
+at the beginning, untimed; ``run(n)`` times the next ``n`` steps along it). Every repeat starts
+every case, then runs them all in turns of one short *block* each (about ``BLOCK_S``) until each has
+done its steps, so that every case sees the same machine at the same millisecond scale.
+
+Why blocks: on a shared VM the CPU's speed changes by up to 2x from one millisecond to the next
+(another tenant on the sibling hyperthread). Whole-second totals then mostly measure the
+neighbours. Each block's time per step is recorded, and its ``QUANTILE``-th percentile over a
+repeat is the case's *uncontended* time per step, beside the plain total (see docs/benchmarks.md).
 """
 
 import gc
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-Timing = dict[str, float]
+Timing = dict[str, Any]
 
 WARMUP_STEPS = 200  # untimed steps before anything is timed (renderers, GL contexts, caches)
 PROBE_STEPS = 20  # first calibration probe; doubled until it lasts PROBE_SHARE of the target
 PROBE_SHARE = 0.1
+BLOCK_S = 0.003  # target duration of one block
+QUANTILE = 10  # percentile of block times per step taken as the uncontended time per step
+
+
+class Loop(Protocol):
+    """One seeded trajectory of steps: env steps, or one env step's worth of raw physics."""
+
+    def start(self) -> None:
+        """Go (untimed) to the trajectory's start: seeded reset, or restored initial state."""
+
+    def run(self, n: int) -> Timing:
+        """Time the next ``n`` steps: ``{"elapsed_s", "reset_s", "resets"}``.
+
+        Episode resets (or state restores at the env's episode boundaries) are timed inside
+        ``elapsed_s`` and also on their own.
+        """
 
 
 @dataclass
 class Case:
-    """One measurement: ``fn(n)`` times ``n`` steps of ``label`` and returns elapsed seconds etc.
+    """One measurement: ``loop`` steps ``label``; ``key`` is ``<section>/<task>/<backend>/<what>``.
 
-    ``key`` is ``<section>/<task>/<backend>/<what>``. ``envs_per_step`` is the number of sub-envs
-    one step advances (vector envs), so that ``transitions = steps * envs_per_step``.
+    ``envs_per_step`` is the number of sub-envs one step advances (vector envs), so that
+    ``transitions = steps * envs_per_step``.
     """
 
     section: str  # "state", "camera" or "vector"
@@ -34,69 +56,131 @@ class Case:
     env_id: str
     backend: str
     frame_skip: int | None  # physics steps per env step; None where not known (vector envs)
-    fn: Callable[[int], Timing]
-    steps: int = 0  # set by :func:`prepare`
+    loop: Loop
+    steps: int = 0  # per repeat, set by :func:`prepare`
+    block: int = 0  # steps per block, set by :func:`prepare`
     envs_per_step: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
-# Timed loops.
+# Timed loops shared by the env and vector cases.
 
 
-def time_env(env: Any, actions: Iterable[Any], seed: int) -> Timing:
-    """Step ``env`` through ``actions``, resetting at episode ends; the first, seeded reset is untimed."""
-    step, reset, clock = env.step, env.reset, time.perf_counter
-    reset(seed=seed)
-    resets, reset_s = 0, 0.0
-    start = clock()
-    for action in actions:
-        _, _, terminated, truncated, _ = step(action)
-        if terminated or truncated:
-            t = clock()
-            reset()
-            reset_s += clock() - t
-            resets += 1
-    return {"elapsed_s": clock() - start, "reset_s": reset_s, "resets": resets}
+class EnvLoop:
+    """``env.step`` through a seeded action tape, resetting (timed) at episode ends."""
+
+    def __init__(self, env: Any, actions: Any, seed: int) -> None:
+        self.env, self.actions, self.seed, self.i = env, actions, seed, 0
+
+    def start(self) -> None:
+        self.env.reset(seed=self.seed)
+        self.i = 0
+
+    def run(self, n: int) -> Timing:
+        step, reset, clock = self.env.step, self.env.reset, time.perf_counter
+        actions = self.actions(self.i + n)[self.i:]
+        resets, reset_s = 0, 0.0
+        start = clock()
+        for action in actions:
+            _, _, terminated, truncated, _ = step(action)
+            if terminated or truncated:
+                t = clock()
+                reset()
+                reset_s += clock() - t
+                resets += 1
+        elapsed = clock() - start
+        self.i += n
+        return {"elapsed_s": elapsed, "reset_s": reset_s, "resets": resets}
 
 
-def time_vector(vec: Any, actions: Iterable[Any], seed: int) -> Timing:
-    """Step a vector env through batched ``actions``; sub-envs autoreset inside their workers."""
-    step, clock = vec.step, time.perf_counter
-    vec.reset(seed=seed)
-    start = clock()
-    for action in actions:
-        step(action)
-    return {"elapsed_s": clock() - start}
+class VectorLoop:
+    """A vector env stepped through batched seeded actions; sub-envs autoreset in their workers."""
+
+    def __init__(self, vec: Any, actions: Any, seed: int) -> None:
+        self.vec, self.actions, self.seed, self.i = vec, actions, seed, 0
+
+    def start(self) -> None:
+        self.vec.reset(seed=self.seed)
+        self.i = 0
+
+    def run(self, n: int) -> Timing:
+        step, clock = self.vec.step, time.perf_counter
+        actions = self.actions(self.i + n)[self.i:]
+        start = clock()
+        for action in actions:
+            step(action)
+        elapsed = clock() - start
+        self.i += n
+        return {"elapsed_s": elapsed, "reset_s": 0.0, "resets": 0}
 
 
 # ---------------------------------------------------------------------------------------------
 # Step counts and the schedule.
 
 
-def calibrate(fn: Callable[[int], Timing], seconds: float) -> int:
-    """Steps for one run of ``fn`` to last about ``seconds``, from a timed probe (after warm-up)."""
+def calibrate(loop: Loop, seconds: float) -> int:
+    """Steps for one repeat of ``loop`` to last about ``seconds``, from timed probes (after warm-up)."""
     n = PROBE_STEPS
     while True:
-        elapsed = fn(n)["elapsed_s"]
+        loop.start()
+        elapsed = loop.run(n)["elapsed_s"]
         if elapsed >= PROBE_SHARE * seconds or n >= 1 << 24:
             return max(1, math.ceil(seconds * n / max(elapsed, 1e-9)))
         n *= 2
 
 
 def prepare(case: Case, steps: int | None, seconds: float) -> None:
-    """Warm ``case`` up (untimed) and fix its step count: ``steps``, or calibrated to ``seconds``."""
-    case.fn(WARMUP_STEPS if steps is None else min(WARMUP_STEPS, steps))
-    case.steps = steps if steps is not None else calibrate(case.fn, seconds)
+    """Warm ``case`` up (untimed), fix its steps (``steps`` or sized to ``seconds``) and block size."""
+    warmup = WARMUP_STEPS if steps is None else min(WARMUP_STEPS, steps)
+    case.loop.start()
+    per_step = case.loop.run(warmup)["elapsed_s"] / warmup
+    case.steps = steps if steps is not None else calibrate(case.loop, seconds)
+    case.block = max(1, min(case.steps, round(BLOCK_S / max(per_step, 1e-9))))
 
 
 def measure(cases: list[Case], repeats: int) -> dict[str, list[Timing]]:
-    """Run every (prepared) case once per repeat, interleaved, so load drift hits all alike."""
+    """Run every (prepared) case ``repeats`` times, all cases in turns of one block each.
+
+    Each repeat's timing per case: totals (``elapsed_s``, ``reset_s``, ``resets``), the number of
+    blocks, and ``step_us_q``: the ``QUANTILE``-th percentile over its full blocks of microseconds
+    per step with resets (or state restores) excluded, and ``step_us_median`` likewise.
+    """
     timings: dict[str, list[Timing]] = {case.key: [] for case in cases}
     for _ in range(repeats):
+        gc.collect()
         for case in cases:
-            gc.collect()
-            timings[case.key].append(case.fn(case.steps))
+            case.loop.start()
+        done = {case.key: 0 for case in cases}
+        totals = {case.key: {"elapsed_s": 0.0, "reset_s": 0.0, "resets": 0} for case in cases}
+        blocks: dict[str, list[float]] = {case.key: [] for case in cases}
+        pending = list(cases)
+        while pending:
+            for case in pending:
+                n = min(case.block, case.steps - done[case.key])
+                t = case.loop.run(n)
+                for name in totals[case.key]:
+                    totals[case.key][name] += t[name]
+                if n == case.block:
+                    blocks[case.key].append(1e6 * (t["elapsed_s"] - t["reset_s"]) / n)
+                done[case.key] += n
+            pending = [c for c in pending if done[c.key] < c.steps]
+        for case in cases:
+            b = blocks[case.key]
+            timings[case.key].append({**totals[case.key], "blocks": len(b),
+                                      "step_us_q": percentile(b, QUANTILE),
+                                      "step_us_median": percentile(b, 50)})
     return timings
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The ``q``-th percentile (linear interpolation), None for no values."""
+    v = sorted(values)
+    if not v:
+        return None
+    k = (len(v) - 1) * q / 100
+    lo = math.floor(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 def stats(values: list[float | None]) -> dict[str, Any]:

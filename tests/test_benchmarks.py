@@ -12,7 +12,7 @@ import pytest
 from benchmarks import Plan, main, run, to_markdown
 from benchmarks.cases import sample_actions
 from benchmarks.env_speed import resolve_ids
-from benchmarks.timing import Case, calibrate, prepare, stats
+from benchmarks.timing import Case, calibrate, measure, prepare, stats
 
 STEPS, CAMERA_STEPS, VECTOR_STEPS, REPEATS = 60, 2, 10, 2
 # In run order: the reference first, then the ids in the order asked for.
@@ -77,9 +77,13 @@ def test_quick_run_measurements(quick_run: tuple[int, Path, dict[str, Any]]) -> 
     # Reacher-v5 episodes are 50 steps: 60 steps end exactly one of them.
     assert m["state/Reacher-v5/mujoco/env"]["resets"] == [1] * REPEATS
     assert m["camera/PushCube-v0/mujoco/raw"]["label"] == (
-        "mj_step(nstep=10) + update_scene(camera='top') + render() 96x96")
+        "ctrl[:] = recorded; mj_step(nstep=10) + update_scene(camera='top') + render() 96x96")
     assert m["camera/PushCube-v0/pybullet/raw"]["label"] == (
-        "stepSimulation() x 10 + getCameraImage(camera='top', TinyRenderer) 96x96")
+        "recorded motor commands + stepSimulation() x 10 + getCameraImage(camera='top', "
+        "TinyRenderer) 96x96")
+    for key, meas in m.items():  # every case ran in blocks; each repeat has its block quantile
+        assert 1 <= meas["block_steps"] <= meas["steps"], key
+        assert all(positive(v) for v in meas["step_us_q"]["repeats"]), key
     for w in (1, 2):
         v = m[f"vector/PushCube-v0/mujoco/{w}"]
         assert v["envs_per_step"] == w
@@ -90,8 +94,9 @@ def test_quick_run_derived_figures(quick_run: tuple[int, Path, dict[str, Any]]) 
     d = quick_run[2]["derived"]
     assert list(d["state"]) == STATE_ROWS
     for key, f in d["state"].items():
-        assert finite_stats(f["overhead_us"]) and finite_stats(f["overhead_us_excl_resets"]), key
-        assert positive(f["env_over_raw"]["median"]) and 0 <= f["reset_share"] < 1
+        for name in ("overhead_us", "overhead_us_excl_resets", "overhead_us_q"):
+            assert finite_stats(f[name]), (key, name)
+        assert positive(f["env_over_raw_q"]["median"]) and 0 <= f["reset_share"] < 1
         if key == "Reacher-v5/mujoco":
             assert "overhead_ratio" not in f  # the reference itself
             continue
@@ -101,6 +106,7 @@ def test_quick_run_derived_figures(quick_run: tuple[int, Path, dict[str, Any]]) 
     for key in CAMERA_ROWS:
         f = d["camera"][key]
         assert positive(f["ratio"]["median"]) and f["goal"]["pass"] == (f["ratio"]["median"] >= 0.8)
+        assert positive(f["ratio_totals"]["median"])
     assert positive(d["vector"]["PushCube-v0/mujoco"]["speedup"]["median"])
     g = d["goals"]
     assert sorted(g["overhead_ratio"]["pass"] + g["overhead_ratio"]["fail"]) == sorted(STATE_ROWS[1:])
@@ -172,21 +178,77 @@ def test_sample_actions_are_seeded_and_in_the_space() -> None:
     assert set(d.tolist()) == {0, 1} and all(gym.spaces.Discrete(2).contains(x) for x in d)
 
 
+class FakeLoop:
+    """100 µs per step, or 300 µs in every third block (a noisy neighbour); counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def run(self, n: int) -> dict[str, float]:
+        self.calls.append(n)
+        slow = len(self.calls) % 3 == 0
+        return {"elapsed_s": n * (3e-4 if slow else 1e-4), "reset_s": 0.0, "resets": 0}
+
+
 def test_calibrate_sizes_steps_to_the_target_duration() -> None:
-    calls: list[int] = []
+    loop = FakeLoop()
+    loop.calls.clear()
+    loop.run = lambda n: (loop.calls.append(n), {"elapsed_s": n * 1e-4})[1]  # steady 100 µs/step
+    assert abs(calibrate(loop, 0.5) - 5000) <= 1
+    assert loop.calls[0] == 20 and loop.calls[-1] * 1e-4 >= 0.05  # probes double until 10%
+    loop = FakeLoop()
+    case = Case("state", "k", "label", "id", "mujoco", 1, loop)
+    prepare(case, 300, seconds=1.0)
+    assert case.steps == 300 and loop.calls == [200]  # fixed counts: warm-up only, no probe
+    assert case.block == 30  # 3 ms blocks at 100 µs per step
 
-    def fake(n: int) -> dict[str, float]:  # 100 µs per step
-        calls.append(n)
-        return {"elapsed_s": n * 1e-4}
 
-    assert abs(calibrate(fake, 0.5) - 5000) <= 1
-    assert calls[0] == 20 and calls[-1] * 1e-4 >= 0.05  # probes double until 10% of the target
-    calls.clear()
-    case = Case("state", "k", "label", "id", "mujoco", 1, fake)
-    prepare(case, 30, seconds=1.0)
-    assert case.steps == 30 and calls == [30]  # fixed counts: warm-up only, no probe
+def test_measure_takes_turns_in_blocks_and_reports_the_uncontended_quantile() -> None:
+    a, b = FakeLoop(), FakeLoop()
+    cases = [Case("state", "a", "a", "id", "mujoco", 1, a, steps=95, block=10),
+             Case("state", "b", "b", "id", "mujoco", 1, b, steps=20, block=10)]
+    timings = measure(cases, repeats=2)
+    assert a.calls == ([10] * 9 + [5]) * 2 and b.calls == [10, 10] * 2  # b's turns end early
+    assert a.starts == b.starts == 2
+    t = timings["a"][0]
+    assert t["blocks"] == 9  # the short last block is not a block
+    assert t["step_us_q"] == pytest.approx(100.0)  # the slow blocks are above the 10th percentile
+    assert t["elapsed_s"] == pytest.approx(sum(n * (3e-4 if i % 3 == 2 else 1e-4)
+                                               for i, n in enumerate([10] * 9 + [5])))
 
 
 def test_stats_skips_undefined_values() -> None:
     assert stats([3.0, None, 1.0, float("inf"), 2.0])["median"] == 2.0
     assert stats([None])["median"] is None
+
+
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_raw_loop_replays_the_env_trajectory_across_episode_ends(backend: str) -> None:
+    """The raw loop simulates what the env simulated: same states after the same steps."""
+    from contextlib import ExitStack
+
+    from benchmarks.cases import ActionTape
+    from benchmarks.raw import raw_loop
+    from benchmarks.timing import EnvLoop
+
+    kwargs = {"backend": backend, "horizon": 7}  # episode ends inside the run
+    with ExitStack() as stack:
+        env, raw_env = gym.make("roboloop/PushCube-v0", **kwargs), gym.make("roboloop/PushCube-v0", **kwargs)
+        stack.callback(env.close)
+        stack.callback(raw_env.close)
+        tape = ActionTape(env.action_space, seed=3)
+        _, raw = raw_loop(stack, raw_env, tape.take, seed=3)
+        loop = EnvLoop(env, tape.take, seed=3)
+        loop.start()
+        raw.start()
+        for n in (5, 6, 1, 9):  # continue along the trajectory in uneven blocks
+            t_env, t_raw = loop.run(n), raw.run(n)
+            assert t_env["resets"] == t_raw["resets"]
+            # Pusher and cube (the goal is bookkeeping in the scene object, not simulated state).
+            assert np.allclose(env.unwrapped.scene.read()[:7], raw_env.unwrapped.scene.read()[:7],
+                               atol=1e-9)
+        assert loop.i == raw.i == 21
