@@ -169,7 +169,9 @@ class PybulletScene:
         c = self.client
         for (body, link), nom in self._nominal.items():
             name = self._link_labels.get((body, link), self._body_labels[body])
-            kwargs = {"lateralFriction": nom["friction"] * sample.friction}
+            # PyBullet multiplies the two bodies' coefficients of a contact: sqrt on each scales
+            # every contact by ``sample.friction``, as MuJoCo's scaling of every geom does.
+            kwargs = {"lateralFriction": nom["friction"] * math.sqrt(sample.friction)}
             if nom["mass"] > 0:  # static bodies stay static
                 kwargs["mass"] = nom["mass"] * sample.mass.get(name, 1.0)
             if link >= 0:

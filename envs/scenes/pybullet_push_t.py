@@ -10,10 +10,9 @@ coefficients, so each body carries sqrt(``FRICTION``).
 
 import math
 
-import numpy as np
 import pybullet as pb
 
-from envs.scenes.pybullet_base import PybulletScene
+from envs.scenes.pybullet_pusher import PybulletPusherScene
 from envs.tasks.push_t import (
     CAMERAS,
     FRICTION,
@@ -29,8 +28,6 @@ from envs.tasks.push_t import (
     PushTState,
 )
 
-MAX_FORCE = 20.0  # N, as the MuJoCo actuators' forcerange
-PUSHER_Z = 0.03
 GOAL_Z = 0.0005
 RGBA = {"table": [0.6, 0.6, 0.55, 1], "pusher": [0.2, 0.3, 0.9, 1], "block": [0.47, 0.53, 0.6, 1],
         "goal": [0.2, 0.8, 0.2, 0.5]}
@@ -47,13 +44,11 @@ def t_inertia() -> list[float]:
     return out
 
 
-class PybulletPushTScene(PybulletScene):
+class PybulletPushTScene(PybulletPusherScene):
     """Named accessors over the PushT world in PyBullet (DIRECT mode, no GL needed)."""
 
-    action_dim = 2
-
     def __init__(self, frame_skip: int = 10) -> None:
-        super().__init__(frame_skip, CAMERAS, LABELS)
+        super().__init__(frame_skip, CAMERAS, LABELS, MAX_SPEED, PUSHER_RANGE)
         self._build()
 
     def _build(self) -> None:
@@ -65,9 +60,9 @@ class PybulletPushTScene(PybulletScene):
         shape = c.createCollisionShapeArray(**self._t_shape(T_HEIGHT))
         look = c.createVisualShapeArray(**self._t_shape(T_HEIGHT, "visualFramePositions"),
                                         rgbaColors=[RGBA["block"]] * 2)
-        self.block = c.createMultiBody(T_MASS, shape, look)
+        self.block = self.object = c.createMultiBody(T_MASS, shape, look)
         c.changeDynamics(self.block, -1, localInertiaDiagonal=t_inertia())
-        self.pusher = self._make_pusher()
+        self.make_pusher(PUSHER_RADIUS, RGBA["pusher"])
         self.goal = c.createMultiBody(0, -1, c.createVisualShapeArray(
             **self._t_shape(2 * GOAL_Z, "visualFramePositions"), rgbaColors=[RGBA["goal"]] * 2))
         mu = math.sqrt(FRICTION)
@@ -79,7 +74,6 @@ class PybulletPushTScene(PybulletScene):
                            (self.goal, "goal")):
             self.label(body, name)
         self._goal = (0.0, 0.0, 0.0)
-        self._pusher_xy = (0.0, 0.0)
 
     @staticmethod
     def _t_shape(height: float, frames: str = "collisionFramePositions") -> dict:
@@ -88,52 +82,20 @@ class PybulletPushTScene(PybulletScene):
                 "halfExtents": [[hx, hy, height / 2] for _, _, hx, hy in RECTS],
                 frames: [[cx, cy, 0.0] for cx, cy, _, _ in RECTS]}
 
-    def _make_pusher(self) -> int:
-        """A fixed base with an x-slider and a y-slider carrying the cylinder."""
-        c = self.client
-        cyl = c.createCollisionShape(pb.GEOM_CYLINDER, radius=PUSHER_RADIUS, height=0.06)
-        vis = c.createVisualShape(pb.GEOM_CYLINDER, radius=PUSHER_RADIUS, length=0.06,
-                                  rgbaColor=RGBA["pusher"])
-        return c.createMultiBody(
-            baseMass=0, basePosition=[0, 0, PUSHER_Z],
-            linkMasses=[0.01, 1.0], linkCollisionShapeIndices=[-1, cyl],
-            linkVisualShapeIndices=[-1, vis], linkPositions=[[0, 0, 0]] * 2,
-            linkOrientations=[[0, 0, 0, 1]] * 2, linkInertialFramePositions=[[0, 0, 0]] * 2,
-            linkInertialFrameOrientations=[[0, 0, 0, 1]] * 2, linkParentIndices=[0, 1],
-            linkJointTypes=[pb.JOINT_PRISMATIC] * 2, linkJointAxis=[[1, 0, 0], [0, 1, 0]])
-
     def reset(self, layout: PushTLayout) -> None:
         """Place the pusher, the block (flat on the table) and the goal outline; zero velocities."""
         c = self.client
-        for joint, value in enumerate(layout.pusher_xy):
-            c.resetJointState(self.pusher, joint, float(value), 0.0)
         x, y, yaw = layout.block_pose
         c.resetBasePositionAndOrientation(self.block, [x, y, T_HEIGHT / 2],
                                           c.getQuaternionFromEuler([0, 0, yaw]))
         c.resetBaseVelocity(self.block, [0, 0, 0], [0, 0, 0])
+        self.reset_pusher(layout.pusher_xy)
         gx, gy, gyaw = layout.goal_pose
         self._goal = (float(gx), float(gy), float(gyaw))
         c.resetBasePositionAndOrientation(self.goal, [gx, gy, GOAL_Z],
                                           c.getQuaternionFromEuler([0, 0, gyaw]))
-        self._pusher_xy = tuple(float(v) for v in layout.pusher_xy)
-
-    def apply_action(self, action: np.ndarray) -> None:
-        """Velocity-control the sliders, held inside the joint range like the MuJoCo limits."""
-        x, y = self._pusher_xy  # from the last read(), which the env calls after every reset/step
-        a0, a1 = action.tolist()
-        tx, ty = a0 * MAX_SPEED, a1 * MAX_SPEED
-        if (x >= PUSHER_RANGE and tx > 0) or (x <= -PUSHER_RANGE and tx < 0):
-            tx = 0.0
-        if (y >= PUSHER_RANGE and ty > 0) or (y <= -PUSHER_RANGE and ty < 0):
-            ty = 0.0
-        pb.setJointMotorControlArray(self.pusher, (0, 1), pb.VELOCITY_CONTROL, targetVelocities=(tx, ty),
-                                     forces=(MAX_FORCE, MAX_FORCE), physicsClientId=self.cid)
+        self.after_reset()
 
     def read(self) -> PushTState:
         """Pusher position/velocity, block pose and uprightness, goal pose."""
-        cid = self.cid
-        (px, vx, *_), (py, vy, *_) = pb.getJointStates(self.pusher, (0, 1), physicsClientId=cid)
-        (bx, by, _), (qx, qy, qz, qw) = pb.getBasePositionAndOrientation(self.block, physicsClientId=cid)
-        yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
-        self._pusher_xy = (px, py)
-        return PushTState(px, py, vx, vy, bx, by, yaw, 1.0 - 2.0 * (qx * qx + qy * qy), *self._goal)
+        return PushTState(*self.pusher_state(), *self.object_state(), *self._goal)

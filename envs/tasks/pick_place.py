@@ -117,7 +117,7 @@ class PickPlaceTask:
         return {
             "reach": -0.5 * math.dist(s.ee, s.cube),
             "place": -2.0 * math.hypot(s.target[0] - cx, s.target[1] - cy),
-            "effort": -0.01 * float(np.dot(action, action)),
+            "effort": -0.01 * sum([x * x for x in action.tolist()]),
             "success": 5.0 if success else 0.0,
         }
 

@@ -96,7 +96,7 @@ class PushCubeTask:
         return {
             "reach": -0.5 * math.hypot(s.cube_x - s.pusher_x, s.cube_y - s.pusher_y),
             "push": -2.0 * cube_goal,
-            "effort": -0.01 * float(np.dot(action, action)),
+            "effort": -0.01 * sum([x * x for x in action.tolist()]),
             "success": 5.0 if cube_goal < GOAL_TOLERANCE else 0.0,
         }
 

@@ -96,7 +96,7 @@ class ReachTask:
     def reward_terms(self, s: ReachState, action: np.ndarray) -> dict[str, float]:
         """Distance to the target, a small effort cost and a success bonus."""
         d = math.dist(s.ee, s.targets[0])
-        return {"distance": -d, "effort": -0.01 * float(np.dot(action, action)),
+        return {"distance": -d, "effort": -0.01 * sum([x * x for x in action.tolist()]),
                 "success": 1.0 if d < SUCCESS_DISTANCE else 0.0}
 
     def outcome(self, s: ReachState) -> tuple[bool, str | None]:

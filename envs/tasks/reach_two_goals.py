@@ -62,7 +62,7 @@ class ReachTwoGoalsTask:
     def reward_terms(self, s: ReachState, action: np.ndarray) -> dict[str, float]:
         """Distance to the nearer goal, a small effort cost and a success bonus."""
         d = min(goal_distances(s))
-        return {"distance": -d, "effort": -0.01 * float(np.dot(action, action)),
+        return {"distance": -d, "effort": -0.01 * sum([x * x for x in action.tolist()]),
                 "success": 1.0 if d < reach.SUCCESS_DISTANCE else 0.0}
 
     def outcome(self, s: ReachState) -> tuple[bool, str | None]:
