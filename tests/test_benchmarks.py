@@ -261,3 +261,28 @@ def test_raw_loop_replays_the_env_trajectory_across_episode_ends(backend: str) -
             assert t_env["resets"] == t_raw["resets"]
             assert np.allclose(simulated_state(env), simulated_state(raw_env), atol=1e-9)
         assert loop.i == raw.i == 21
+
+
+def test_step_cost_turns_the_physics_off_and_restores_it(tmp_path: Path) -> None:
+    import mujoco
+    import pybullet
+
+    from benchmarks import step_cost
+
+    originals = (mujoco.mj_step, mujoco.mj_rnePostConstraint, pybullet.stepSimulation)
+    env = gym.make("roboloop/PushCube-v0")
+    env.reset(seed=0)
+    before = env.unwrapped.scene.data.qpos.copy()
+    with step_cost.physics_off():
+        env.step(np.ones(2, np.float32))
+        assert np.array_equal(env.unwrapped.scene.data.qpos, before)  # nothing moved
+    assert (mujoco.mj_step, mujoco.mj_rnePostConstraint, pybullet.stepSimulation) == originals
+    env.close()
+    result = step_cost.run(["roboloop/CartPole-v0"], steps=20, repeats=2)
+    assert [(r["task"], r["backend"]) for r in result["rows"]] == [
+        ("Reacher-v5", "mujoco"), ("CartPole-v0", "mujoco"), ("CartPole-v0", "pybullet")]
+    assert all(positive(r["us_per_step"]) for r in result["rows"])
+    assert all(positive(r["ratio_to_reacher"]) for r in result["rows"][1:])
+    assert "| CartPole-v0 | pybullet |" in step_cost.to_markdown(result)
+    assert step_cost.main(["--steps", "10", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "step_cost.json").exists() and (tmp_path / "step_cost.md").exists()

@@ -150,11 +150,16 @@ class PybulletArmScene(PybulletScene):
         """Read the arm's joints (kept for :meth:`read_arm`) and check them, then the other bodies."""
         self._arm_states = states = pb.getJointStates(self.arm, self._joints, physicsClientId=self.cid)
         fast = BLOW_UP_JOINT_SPEED
-        for i, (q, qd, *_) in enumerate(states):
+        for q, qd, *_ in states:
             if not (-fast < qd < fast and -_HUGE < q < _HUGE):  # also False for NaN
-                name = (*arm.JOINTS, *arm.FINGERS)[i]
-                return f"PyBullet arm joint {name!r} diverged: position {q}, velocity {qd}"
+                return self._diverged(states)
         return super().check_blow_up() if self._moving else None
+
+    def _diverged(self, states: tuple) -> str:
+        for name, (q, qd, *_) in zip((*arm.JOINTS, *arm.FINGERS), states, strict=True):
+            if not (-BLOW_UP_JOINT_SPEED < qd < BLOW_UP_JOINT_SPEED and -_HUGE < q < _HUGE):
+                return f"PyBullet arm joint {name!r} diverged: position {q}, velocity {qd}"
+        raise AssertionError("no diverged joint")  # only called when one is
 
     def read_arm(self) -> tuple[tuple, tuple, tuple]:
         """Joint angles (4,), joint velocities (4,) and finger positions (2,) after the last step."""
