@@ -14,7 +14,6 @@ Writes ``step_cost.json`` and ``step_cost.md`` to ``benchmarks/results/`` (or ``
 import argparse
 import json
 import sys
-import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ import pybullet
 import envs
 from benchmarks.cases import BACKENDS, REACHER, SEED, declared_backends, sample_actions, short
 from benchmarks.env_speed import DEFAULT_OUT, machine_info
+from benchmarks.timing import EnvLoop
 from dataset.atomic import atomic_write_text
 
 STEPS, REPEATS = 2000, 15
@@ -53,20 +53,12 @@ def _no_op(*args: Any, **kwargs: Any) -> None:
 def step_cost_us(env: gym.Env, steps: int = STEPS, repeats: int = REPEATS) -> float:
     """Fastest over ``repeats`` of µs per ``env.step`` (resets excluded), physics off."""
     actions = sample_actions(env.action_space, steps, SEED)
-    step, reset, clock = env.step, env.reset, time.perf_counter
-    best = float("inf")
+    loop, best = EnvLoop(env, lambda n: actions[:n], SEED), float("inf")
     with physics_off():
         for _ in range(repeats):
-            reset(seed=SEED)
-            reset_s = 0.0
-            start = clock()
-            for action in actions:
-                _, _, terminated, truncated, _ = step(action)
-                if terminated or truncated:
-                    t = clock()
-                    reset()
-                    reset_s += clock() - t
-            best = min(best, clock() - start - reset_s)
+            loop.start()
+            t = loop.run(steps)
+            best = min(best, t["elapsed_s"] - t["reset_s"])
     return 1e6 * best / steps
 
 
