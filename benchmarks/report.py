@@ -13,7 +13,7 @@ from dataset.atomic import atomic_write_text
 VERDICT = {True: "**PASS**", False: "**FAIL**", None: "n/a"}
 
 
-def _fmt(s: dict[str, Any] | None, spec: str, unit: str = "") -> str:
+def fmt_stats(s: dict[str, Any] | None, spec: str, unit: str = "") -> str:
     """``median (min–max)`` of a stats dict."""
     if s is None or s["median"] is None:
         return "n/a"
@@ -58,11 +58,11 @@ def state_table(result: dict[str, Any]) -> list[str]:
         env, raw = m[f"{p}/env"], m[f"{p}/raw"]
         is_ref = row["key"] == REFERENCE
         lines.append(_row(
-            _name(row), row["backend"], env["frame_skip"], _fmt(env["steps_per_s"], ",.0f"),
-            _fmt(raw["steps_per_s"], ",.0f"), _fmt(env["step_us_q"], ".1f"),
-            _fmt(raw["step_us_q"], ".1f"), _fmt(f["overhead_us_q"], ".1f"),
-            _fmt(f["overhead_us_excl_resets"], ".1f"), _resets(env, f["reset_share"]),
-            "reference" if is_ref else _fmt(f.get("overhead_ratio"), ".2f"),
+            _name(row), row["backend"], env["frame_skip"], fmt_stats(env["steps_per_s"], ",.0f"),
+            fmt_stats(raw["steps_per_s"], ",.0f"), fmt_stats(env["step_us_q"], ".1f"),
+            fmt_stats(raw["step_us_q"], ".1f"), fmt_stats(f["overhead_us_q"], ".1f"),
+            fmt_stats(f["overhead_us_excl_resets"], ".1f"), _resets(env, f["reset_share"]),
+            "reference" if is_ref else fmt_stats(f.get("overhead_ratio"), ".2f"),
             "" if is_ref else VERDICT[f.get("goal", {"pass": None})["pass"]]))
     return lines
 
@@ -81,9 +81,9 @@ def camera_table(result: dict[str, Any]) -> list[str]:
             lines.append(_row(_name(row), row["backend"], _error(row), "", "", "", ""))
             continue
         p, f = f"camera/{row['key']}", d[row["key"]]
-        lines.append(_row(_name(row), row["backend"], _fmt(m[f"{p}/env"]["steps_per_s"], ",.0f"),
-                          _fmt(m[f"{p}/raw"]["steps_per_s"], ",.0f"), _fmt(f["ratio"], ".2f"),
-                          _fmt(f["ratio_totals"], ".2f"), VERDICT[f["goal"]["pass"]]))
+        lines.append(_row(_name(row), row["backend"], fmt_stats(m[f"{p}/env"]["steps_per_s"], ",.0f"),
+                          fmt_stats(m[f"{p}/raw"]["steps_per_s"], ",.0f"), fmt_stats(f["ratio"], ".2f"),
+                          fmt_stats(f["ratio_totals"], ".2f"), VERDICT[f["goal"]["pass"]]))
         notes.append(f"{row['backend']}: `{m[f'{p}/raw']['label']}`")
     return lines + ([f"\nRaw loops: {'; '.join(notes)}."] if notes else [])
 
@@ -101,11 +101,11 @@ def vector_table(result: dict[str, Any]) -> list[str]:
         single = m.get(f"state/{row['key']}/env")
         if single is not None:
             lines.append(_row(name, "none (one env in this process)",
-                              _fmt(single["steps_per_s"], ",.0f"), ""))
+                              fmt_stats(single["steps_per_s"], ",.0f"), ""))
         for w in (1, 2):
-            speedup = _fmt(d["vector"][row["key"]]["speedup"], ".2f", "x") if w == 2 else "1 (base)"
+            speedup = fmt_stats(d["vector"][row["key"]]["speedup"], ".2f", "x") if w == 2 else "1 (base)"
             lines.append(_row(name, f"{w} (`AsyncVectorEnv`)",
-                              _fmt(m[f"vector/{row['key']}/{w}"]["transitions_per_s"], ",.0f"), speedup))
+                              fmt_stats(m[f"vector/{row['key']}/{w}"]["transitions_per_s"], ",.0f"), speedup))
     return lines
 
 

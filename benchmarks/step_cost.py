@@ -6,15 +6,16 @@ code costs alone (caches), and the figure is the difference of two noisy times. 
 measures the code alone: every registered task x backend and Gymnasium's Reacher-v5 stepped with
 the physics calls replaced by no-ops (MuJoCo's ``mj_step`` and, for Reacher, its
 ``mj_rnePostConstraint``; PyBullet's ``stepSimulation``). State, reward, actuation, validation and
-state reads all still run, on a world that stands still. Each measurement is the fastest of
-``REPEATS`` runs of ``STEPS`` seeded random steps, resets excluded (timed and subtracted).
+state reads all still run, on a world that stands still. Rows take turns in short blocks and
+report the 10th percentile of block time per step, as the env speed benchmark does.
 Writes ``step_cost.json`` and ``step_cost.md`` to ``benchmarks/results/`` (or ``--out``).
 """
 
 import argparse
 import json
 import sys
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,18 @@ import mujoco
 import pybullet
 
 import envs
-from benchmarks.cases import BACKENDS, REACHER, SEED, declared_backends, sample_actions, short
+from benchmarks.cases import BACKENDS, REACHER, SEED, ActionTape, declared_backends, short
 from benchmarks.env_speed import DEFAULT_OUT, machine_info
-from benchmarks.timing import EnvLoop
+from benchmarks.report import fmt_stats
+from benchmarks.timing import BLOCK_S, QUANTILE, Case, EnvLoop, measure, prepare, stats
 from dataset.atomic import atomic_write_text
 
-STEPS, REPEATS = 2000, 15
+SECONDS, REPEATS = 0.3, 7
 PHYSICS = ((mujoco, "mj_step"), (mujoco, "mj_rnePostConstraint"), (pybullet, "stepSimulation"))
 
 
 @contextmanager
-def physics_off():
+def physics_off() -> Iterator[None]:
     """Replace the physics calls with no-ops (restored on exit)."""
     originals = [(module, name, getattr(module, name)) for module, name in PHYSICS]
     try:
@@ -50,60 +52,68 @@ def _no_op(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def step_cost_us(env: gym.Env, steps: int = STEPS, repeats: int = REPEATS) -> float:
-    """Fastest over ``repeats`` of µs per ``env.step`` (resets excluded), physics off."""
-    actions = sample_actions(env.action_space, steps, SEED)
-    loop, best = EnvLoop(env, lambda n: actions[:n], SEED), float("inf")
-    with physics_off():
-        for _ in range(repeats):
-            loop.start()
-            t = loop.run(steps)
-            best = min(best, t["elapsed_s"] - t["reset_s"])
-    return 1e6 * best / steps
+def run(ids: list[str], seconds: float = SECONDS, repeats: int = REPEATS,
+        steps: int | None = None) -> dict[str, Any]:
+    """Reacher-v5, then every id x declared backend, physics off, taking turns in blocks.
 
-
-def run(ids: list[str], steps: int = STEPS, repeats: int = REPEATS) -> dict[str, Any]:
-    """Reacher-v5, then every id x declared backend; µs per step and the ratio to Reacher's."""
-    rows = []
-    for env_id in [REACHER, *ids]:
-        backends = ["mujoco"] if env_id == REACHER else declared_backends(env_id, BACKENDS)
-        for backend in backends:
+    Per row: the median over repeats of the p10 block time per step (resets excluded), and of its
+    ratio to Reacher-v5's in the same repeat.
+    """
+    keys = [(REACHER, "mujoco")] + [(i, b) for i in ids for b in declared_backends(i, BACKENDS)]
+    with ExitStack() as stack, physics_off():
+        cases = []
+        for env_id, backend in keys:
             kwargs = {} if env_id == REACHER else {"backend": backend, "obs_mode": "state"}
             env = gym.make(env_id, **kwargs)
-            try:
-                rows.append({"task": short(env_id), "backend": backend,
-                             "us_per_step": step_cost_us(env, steps, repeats)})
-            finally:
-                env.close()
-    reference = rows[0]["us_per_step"]
-    for row in rows[1:]:
-        row["ratio_to_reacher"] = row["us_per_step"] / reference
+            stack.callback(env.close)
+            tape = ActionTape(env.action_space, SEED)
+            case = Case("step_cost", f"{short(env_id)}/{backend}", f"{env_id} step, physics off",
+                        env_id, backend, None, EnvLoop(env, tape.take, SEED))
+            prepare(case, steps, seconds)
+            cases.append(case)
+        timings = measure(cases, repeats)
+    reference = [t["step_us_q"] for t in timings[cases[0].key]]
+    rows = []
+    for case in cases:
+        us = [t["step_us_q"] for t in timings[case.key]]
+        row = {"task": short(case.env_id), "backend": case.backend, "steps": case.steps,
+               "us_per_step": stats(us)}
+        if case is not cases[0]:
+            row["ratio_to_reacher"] = stats([u / r for u, r in zip(us, reference, strict=True)])
+        rows.append(row)
     return {"benchmark": "step_cost", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine_info(), "config": {"steps": steps, "repeats": repeats, "seed": SEED,
-                                                  "physics_off": [n for _, n in PHYSICS]},
+            "machine": machine_info(),
+            "config": {"seconds": seconds, "steps": steps, "repeats": repeats, "seed": SEED,
+                       "block_s": BLOCK_S, "quantile": QUANTILE,
+                       "physics_off": [n for _, n in PHYSICS]},
             "rows": rows}
 
 
 def to_markdown(result: dict[str, Any]) -> str:
     """One table: µs per step with the physics off, and the ratio to Reacher-v5's."""
     c = result["config"]
-    lines = [f"Step cost with the physics off, {result['timestamp']}: fastest of {c['repeats']} runs "
-             f"of {c['steps']} seeded random steps, resets excluded.", "",
-             f"| task | backend | µs/step, physics off | / {REACHER} |", "|---|---|---:|---:|"]
+    lines = [f"Step cost with the physics off, {result['timestamp']}: every row taking turns in "
+             f"~{1e3 * c['block_s']:g} ms blocks of seeded random steps, {c['repeats']} repeats; "
+             f"p{c['quantile']} of block time per step (resets excluded), median (min–max) over "
+             "repeats.", "",
+             f"| task | backend | µs/step, physics off (p{c['quantile']}) | / {REACHER} |",
+             "|---|---|---:|---:|"]
     for row in result["rows"]:
-        ratio = f"{row['ratio_to_reacher']:.2f}" if "ratio_to_reacher" in row else "reference"
-        lines.append(f"| {row['task']} | {row['backend']} | {row['us_per_step']:.1f} | {ratio} |")
+        ratio = fmt_stats(row["ratio_to_reacher"], ".2f") if "ratio_to_reacher" in row else "reference"
+        cost = fmt_stats(row["us_per_step"], ".1f")
+        lines.append(f"| {row['task']} | {row['backend']} | {cost} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, print the table, write ``step_cost.json`` and ``step_cost.md``."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.step_cost", description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--seconds", type=float, default=SECONDS, help="per row and repeat")
+    p.add_argument("--steps", type=int, help="fixed steps per row and repeat instead")
     p.add_argument("--repeats", type=int, default=REPEATS)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
-    result = run(envs.registered_ids(), args.steps, args.repeats)
+    result = run(envs.registered_ids(), args.seconds, args.repeats, args.steps)
     markdown = to_markdown(result)
     atomic_write_text(args.out / "step_cost.json", json.dumps(result, indent=2) + "\n")
     atomic_write_text(args.out / "step_cost.md", markdown)

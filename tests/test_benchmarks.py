@@ -278,11 +278,11 @@ def test_step_cost_turns_the_physics_off_and_restores_it(tmp_path: Path) -> None
         assert np.array_equal(env.unwrapped.scene.data.qpos, before)  # nothing moved
     assert (mujoco.mj_step, mujoco.mj_rnePostConstraint, pybullet.stepSimulation) == originals
     env.close()
-    result = step_cost.run(["roboloop/CartPole-v0"], steps=20, repeats=2)
+    result = step_cost.run(["roboloop/CartPole-v0"], repeats=2, steps=40)
     assert [(r["task"], r["backend"]) for r in result["rows"]] == [
         ("Reacher-v5", "mujoco"), ("CartPole-v0", "mujoco"), ("CartPole-v0", "pybullet")]
-    assert all(positive(r["us_per_step"]) for r in result["rows"])
-    assert all(positive(r["ratio_to_reacher"]) for r in result["rows"][1:])
+    assert all(finite_stats(r["us_per_step"]) for r in result["rows"])
+    assert all(finite_stats(r["ratio_to_reacher"]) for r in result["rows"][1:])
     assert "| CartPole-v0 | pybullet |" in step_cost.to_markdown(result)
     assert step_cost.main(["--steps", "10", "--repeats", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "step_cost.json").exists() and (tmp_path / "step_cost.md").exists()
