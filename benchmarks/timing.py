@@ -136,6 +136,8 @@ def prepare(case: Case, steps: int | None, seconds: float) -> None:
     per_step = case.loop.run(warmup)["elapsed_s"] / warmup
     case.steps = steps if steps is not None else calibrate(case.loop, seconds)
     case.block = max(1, min(case.steps, round(BLOCK_S / max(per_step, 1e-9))))
+    if case.section == "vector":  # workers left idle between short blocks pay to wake up: one block
+        case.block = case.steps
 
 
 def measure(cases: list[Case], repeats: int) -> dict[str, list[Timing]]:
