@@ -208,6 +208,16 @@ def test_pybullet_blow_up_ends_the_episode_with_the_reason() -> None:
     assert truncated and not info["is_success"] and "diverged" in info["instability"]
 
 
+@pytest.mark.parametrize("env_id", [PUSH_CUBE, "roboloop/PushT-v0"])
+def test_pybullet_pusher_scenes_report_a_nan_pusher(env_id: str) -> None:
+    env = gym.make(env_id, backend="pybullet")
+    env.reset(seed=0)
+    scene = env.unwrapped.scene
+    scene.client.resetJointState(scene.pusher, 0, float("nan"), float("nan"))
+    *_, truncated, info = env.step(np.zeros(2, np.float32))
+    assert truncated and "pusher state diverged" in info["instability"]
+
+
 def test_pybullet_envs_are_independent_and_refuse_pickling() -> None:
     a, b = gym.make(PUSH_CUBE, backend="pybullet"), gym.make(PUSH_CUBE, backend="pybullet")
     a.reset(seed=1)
