@@ -87,9 +87,19 @@ def declared_backends(env_id: str, wanted: Sequence[str]) -> list[str]:
 
 
 def state_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
-    """Env steps with ``obs_mode="state"`` and random actions, and the raw physics of its scene."""
-    kwargs = {} if env_id == REACHER else {"backend": backend, "obs_mode": "state"}
-    return _env_and_raw(stack, "state", env_id, backend, kwargs, None)
+    """Env steps with ``obs_mode="state"`` and random actions, and the raw physics of its scene.
+
+    A roboloop row also gets its own Reacher-v5 env and raw pair (keys ``ref_env``, ``ref_raw``),
+    measured in the same group, so its ratio compares two envs that ran side by side.
+    """
+    if env_id == REACHER:
+        return _env_and_raw(stack, "state", REACHER, "mujoco", {}, None)
+    kwargs = {"backend": backend, "obs_mode": "state"}
+    cases = _env_and_raw(stack, "state", env_id, backend, kwargs, None)
+    reference = _env_and_raw(stack, "state", REACHER, "mujoco", {}, None)
+    for case, what in zip(reference, ("ref_env", "ref_raw"), strict=True):
+        case.key = f"state/{short(env_id)}/{backend}/{what}"
+    return cases + reference
 
 
 def camera_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
@@ -144,6 +154,9 @@ Builder = Callable[[ExitStack, str, str], list[Case]]
 def make_cases(stack: ExitStack, plan: Plan) -> tuple[list[Case], list[dict[str, Any]]]:
     """Build, warm up and size every measurement of ``plan``, in the order each repeat runs them.
 
+    Each row's cases form one group (they take turns with each other; groups run one after
+    another, see :func:`benchmarks.timing.measure`).
+
     Returns the cases and the rows (one per task x backend x section, in the same order), each row
     ``{"section", "key", "env_id", "backend"}`` plus ``"error"`` where building or warming failed.
     """
@@ -158,6 +171,7 @@ def make_cases(stack: ExitStack, plan: Plan) -> tuple[list[Case], list[dict[str,
             with ExitStack() as own:
                 new = build(own, env_id, backend)
                 for case in new:
+                    case.group = len(rows)
                     prepare(case, plan.steps.get(section), plan.seconds)
                 stack.push(own.pop_all())  # keep it open until the run ends
             cases.extend(new)

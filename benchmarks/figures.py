@@ -80,17 +80,22 @@ def state_figures(env: dict, raw: dict, reference: dict | None) -> dict[str, Any
 
 
 def derive(m: dict[str, dict], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Figures for every row that was measured, keyed ``<task>/<backend>`` per section, and goals."""
+    """Figures for every row that was measured, keyed ``<task>/<backend>`` per section, and goals.
+
+    A state row's ratio is against the Reacher-v5 pair measured in its own group (``ref_env``,
+    ``ref_raw``); the Reacher-v5 row itself is its own group's measurement.
+    """
     d: dict[str, Any] = {"state": {}, "camera": {}, "vector": {}}
     ok = [r for r in rows if "error" not in r]
     ref_key = f"state/{REFERENCE}"
     if f"{ref_key}/env" in m:
         d["state"][REFERENCE] = state_figures(m[f"{ref_key}/env"], m[f"{ref_key}/raw"], None)
-    reference = d["state"].get(REFERENCE)
     for row in ok:
         p = f"{row['section']}/{row['key']}"
         if row["section"] == "state" and row["key"] != REFERENCE:
+            reference = state_figures(m[f"{p}/ref_env"], m[f"{p}/ref_raw"], None)
             d["state"][row["key"]] = state_figures(m[f"{p}/env"], m[f"{p}/raw"], reference)
+            d["state"][row["key"]]["reference_overhead_us_q"] = reference["overhead_us_q"]
         elif row["section"] == "camera":
             ratio = stats(_ratios(m[f"{p}/raw"]["step_us_q"]["repeats"],
                                   m[f"{p}/env"]["step_us_q"]["repeats"]))

@@ -60,6 +60,7 @@ class Case:
     steps: int = 0  # per repeat, set by :func:`prepare`
     block: int = 0  # steps per block, set by :func:`prepare`
     envs_per_step: int = 1
+    group: int = 0  # cases of one group take turns with each other; groups run one after another
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,37 +142,49 @@ def prepare(case: Case, steps: int | None, seconds: float) -> None:
 
 
 def measure(cases: list[Case], repeats: int) -> dict[str, list[Timing]]:
-    """Run every (prepared) case ``repeats`` times, all cases in turns of one block each.
+    """Run every (prepared) case ``repeats`` times; within a group, cases take turns block by block.
 
-    Each repeat's timing per case: totals (``elapsed_s``, ``reset_s``, ``resets``), the number of
-    blocks, and ``step_us_q``: the ``QUANTILE``-th percentile over its full blocks of microseconds
-    per step with resets (or state restores) excluded, and ``step_us_median`` likewise.
+    Each repeat runs the groups one after another, so a case shares the CPU's caches only with
+    its own group (e.g. a task's env, its raw loop and the Reacher-v5 pair it is compared with),
+    as one env in a user's process does. Each repeat's timing per case: totals (``elapsed_s``,
+    ``reset_s``, ``resets``), the number of blocks, and ``step_us_q``: the ``QUANTILE``-th
+    percentile over its full blocks of microseconds per step with resets (or state restores)
+    excluded, and ``step_us_median`` likewise.
     """
     timings: dict[str, list[Timing]] = {case.key: [] for case in cases}
+    groups: dict[int, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case.group, []).append(case)
     for _ in range(repeats):
-        gc.collect()
-        for case in cases:
-            case.loop.start()
-        done = {case.key: 0 for case in cases}
-        totals = {case.key: {"elapsed_s": 0.0, "reset_s": 0.0, "resets": 0} for case in cases}
-        blocks: dict[str, list[float]] = {case.key: [] for case in cases}
-        pending = list(cases)
-        while pending:
-            for case in pending:
-                n = min(case.block, case.steps - done[case.key])
-                t = case.loop.run(n)
-                for name in totals[case.key]:
-                    totals[case.key][name] += t[name]
-                if n == case.block:
-                    blocks[case.key].append(1e6 * (t["elapsed_s"] - t["reset_s"]) / n)
-                done[case.key] += n
-            pending = [c for c in pending if done[c.key] < c.steps]
-        for case in cases:
-            b = blocks[case.key]
-            timings[case.key].append({**totals[case.key], "blocks": len(b),
-                                      "step_us_q": percentile(b, QUANTILE),
-                                      "step_us_median": percentile(b, 50)})
+        for group in groups.values():
+            _measure_group(group, timings)
     return timings
+
+
+def _measure_group(cases: list[Case], timings: dict[str, list[Timing]]) -> None:
+    """One repeat of one group: start every case, then turns of one block each until all are done."""
+    gc.collect()
+    for case in cases:
+        case.loop.start()
+    done = {case.key: 0 for case in cases}
+    totals = {case.key: {"elapsed_s": 0.0, "reset_s": 0.0, "resets": 0} for case in cases}
+    blocks: dict[str, list[float]] = {case.key: [] for case in cases}
+    pending = list(cases)
+    while pending:
+        for case in pending:
+            n = min(case.block, case.steps - done[case.key])
+            t = case.loop.run(n)
+            for name in totals[case.key]:
+                totals[case.key][name] += t[name]
+            if n == case.block:
+                blocks[case.key].append(1e6 * (t["elapsed_s"] - t["reset_s"]) / n)
+            done[case.key] += n
+        pending = [c for c in pending if done[c.key] < c.steps]
+    for case in cases:
+        b = blocks[case.key]
+        timings[case.key].append({**totals[case.key], "blocks": len(b),
+                                  "step_us_q": percentile(b, QUANTILE),
+                                  "step_us_median": percentile(b, 50)})
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:

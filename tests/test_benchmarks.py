@@ -57,21 +57,25 @@ def test_quick_run_config_machine_and_rows(quick_run: tuple[int, Path, dict[str,
 
 def test_quick_run_measurements(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
     m = quick_run[2]["measurements"]
-    expected = ([f"state/{k}/{w}" for k in STATE_ROWS for w in ("env", "raw")]
+    expected = ([f"state/{STATE_ROWS[0]}/{w}" for w in ("env", "raw")]  # Reacher-v5, alone
+                + [f"state/{k}/{w}" for k in STATE_ROWS[1:] for w in ("env", "raw", "ref_env", "ref_raw")]
                 + [f"camera/{k}/{w}" for k in CAMERA_ROWS for w in ("env", "raw")]
                 + ["vector/PushCube-v0/mujoco/1", "vector/PushCube-v0/mujoco/2"])
     assert list(m) == expected and quick_run[2]["config"]["order"] == expected
     for key, meas in m.items():
-        section, task, backend, _ = key.split("/")
-        assert meas["section"] == section and meas["backend"] == backend
+        section, task, backend, what = key.split("/")
+        reference = what.startswith("ref_")  # a row's own Reacher-v5 pair
+        assert meas["section"] == section
+        assert meas["backend"] == ("mujoco" if reference else backend)
         assert meas["steps"] == {"state": STEPS, "camera": CAMERA_STEPS, "vector": VECTOR_STEPS}[section]
         assert len(meas["elapsed_s"]) == REPEATS and all(positive(t) for t in meas["elapsed_s"])
         sps = meas["steps_per_s"]
         assert all(positive(sps[k]) for k in ("median", "min", "max"))
         assert sps["min"] <= sps["median"] <= sps["max"]
-        if section != "vector":
-            assert meas["frame_skip"] == FRAME_SKIP[task], key
-        if key.endswith("/env"):  # env loops record their resets separately
+        if section != "vector":  # a row's Reacher-v5 reference pair is Reacher's (frame skip 2)
+            assert meas["frame_skip"] == FRAME_SKIP["Reacher-v5" if reference else task], key
+            assert (meas["env_id"] == "Reacher-v5") == (reference or task == "Reacher-v5"), key
+        if key.endswith("env"):  # env loops record their resets separately
             assert all(isinstance(n, int) and n >= 0 for n in meas["resets"])
             assert all(0 <= r < e for r, e in zip(meas["reset_s"], meas["elapsed_s"], strict=True))
     # Reacher-v5 episodes are 50 steps: 60 steps end exactly one of them.
@@ -286,3 +290,21 @@ def test_step_cost_turns_the_physics_off_and_restores_it(tmp_path: Path) -> None
     assert "| CartPole-v0 | pybullet |" in step_cost.to_markdown(result)
     assert step_cost.main(["--steps", "10", "--repeats", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "step_cost.json").exists() and (tmp_path / "step_cost.md").exists()
+
+
+def test_measure_runs_groups_one_after_another() -> None:
+    order: list[str] = []
+
+    class Named(FakeLoop):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def run(self, n: int) -> dict[str, float]:
+            order.append(self.name)
+            return super().run(n)
+
+    cases = [Case("state", k, k, "id", "mujoco", 1, Named(k), steps=20, block=10, group=g)
+             for k, g in (("a", 0), ("b", 0), ("c", 1))]
+    measure(cases, repeats=1)
+    assert order == ["a", "b", "a", "b", "c", "c"]  # a and b take turns; c runs after them
