@@ -74,6 +74,7 @@ class TaskEnv(gym.Env):
                                  or (m == "depth" and "pointcloud" in self.sensors))
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.randomization = Randomization.from_dict(randomization)
+        self._plain_state = self._state_only and not self.randomization.obs_noise  # fast path
         self.randomization_sample = None  # this episode's draw, when randomization is on
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
         self._survival = bool(getattr(task, "success_at_horizon", False))
@@ -162,7 +163,8 @@ class TaskEnv(gym.Env):
             terminated, truncated = False, True
         if terminated or truncated:
             self._needs_reset = True
-        return self._observe(state), sum(terms.values()), terminated, truncated, info
+        obs = self.task.state_vector(state) if self._plain_state else self._observe(state)
+        return obs, sum(terms.values()), terminated, truncated, info
 
     def _check_action(self, action: Any) -> np.ndarray:
         if self._action_table is not None:
@@ -173,7 +175,9 @@ class TaskEnv(gym.Env):
                 f"action has shape {a.shape}, expected {self._action_shape} "
                 f"(action_space={self.action_space}). Pass one action per step; an agent that "
                 "predicts chunks should queue them itself.")
-        if all(-1.0 <= x <= 1.0 for x in a.tolist()):  # fast path; False for NaN too
+        x = a.tolist()
+        total = sum(x)  # NaN if any entry is NaN (or +inf and -inf meet)
+        if total == total and -1.0 <= min(x) and max(x) <= 1.0:  # fast path
             return a
         if not np.isfinite(a).all():
             raise InvalidActionError(f"action contains NaN or inf: {a}; fix the policy output")

@@ -80,11 +80,9 @@ class PushCubeTask:
 
     def state_vector(self, s: PushCubeState) -> np.ndarray:
         """(14,) float32; the cube yaw enters as cos/sin of 4*yaw (the cube's 4-fold symmetry)."""
-        return np.array((
-            s.pusher_x, s.pusher_y, s.pusher_vx, s.pusher_vy, s.cube_x, s.cube_y,
-            math.cos(4 * s.cube_yaw), math.sin(4 * s.cube_yaw), s.goal_x, s.goal_y,
-            s.cube_x - s.pusher_x, s.cube_y - s.pusher_y, s.goal_x - s.cube_x, s.goal_y - s.cube_y,
-        ), dtype=np.float32)
+        px, py, vx, vy, cx, cy, yaw, gx, gy = s  # one unpack: attribute reads cost ~40 ns each
+        return np.array((px, py, vx, vy, cx, cy, math.cos(4 * yaw), math.sin(4 * yaw), gx, gy,
+                         cx - px, cy - py, gx - cx, gy - cy), dtype=np.float32)
 
     def proprio_vector(self, s: PushCubeState) -> np.ndarray:
         """(4,) float32: pusher position and velocity."""
@@ -92,9 +90,10 @@ class PushCubeTask:
 
     def reward_terms(self, s: PushCubeState, action: np.ndarray) -> dict[str, float]:
         """Dense shaping: approach the cube, bring the cube to the goal, small effort cost."""
-        cube_goal = math.hypot(s.goal_x - s.cube_x, s.goal_y - s.cube_y)
+        px, py, _, _, cx, cy, _, gx, gy = s
+        cube_goal = math.hypot(gx - cx, gy - cy)
         return {
-            "reach": -0.5 * math.hypot(s.cube_x - s.pusher_x, s.cube_y - s.pusher_y),
+            "reach": -0.5 * math.hypot(cx - px, cy - py),
             "push": -2.0 * cube_goal,
             "effort": -0.01 * sum([x * x for x in action.tolist()]),
             "success": 5.0 if cube_goal < GOAL_TOLERANCE else 0.0,
@@ -102,9 +101,10 @@ class PushCubeTask:
 
     def outcome(self, s: PushCubeState) -> tuple[bool, str | None]:
         """Success inside the goal disk; failure once the cube leaves the pusher's reach."""
-        if math.hypot(s.goal_x - s.cube_x, s.goal_y - s.cube_y) < GOAL_TOLERANCE:
+        _, _, _, _, cx, cy, _, gx, gy = s
+        if math.hypot(gx - cx, gy - cy) < GOAL_TOLERANCE:
             return True, None
-        if abs(s.cube_x) > OUT_OF_REACH or abs(s.cube_y) > OUT_OF_REACH:
+        if abs(cx) > OUT_OF_REACH or abs(cy) > OUT_OF_REACH:
             return False, "cube_out_of_reach"
         return False, None
 

@@ -117,14 +117,13 @@ class PushTTask:
 
     def state_vector(self, s: PushTState) -> np.ndarray:
         """(20,) float32: yaws as cos/sin, relative terms, and the pusher in the block's frame."""
-        c, n = math.cos(s.block_yaw), math.sin(s.block_yaw)
-        dyaw = s.goal_yaw - s.block_yaw
-        rx, ry = s.pusher_x - s.block_x, s.pusher_y - s.block_y
+        px, py, vx, vy, bx, by, yaw, _, gx, gy, gyaw = s  # one unpack: attribute reads cost ~40 ns
+        c, n = math.cos(yaw), math.sin(yaw)
+        dyaw = gyaw - yaw
+        rx, ry = px - bx, py - by
         return np.array((
-            s.pusher_x, s.pusher_y, s.pusher_vx, s.pusher_vy, s.block_x, s.block_y, c, n,
-            s.goal_x, s.goal_y, math.cos(s.goal_yaw), math.sin(s.goal_yaw), -rx, -ry,
-            s.goal_x - s.block_x, s.goal_y - s.block_y, math.cos(dyaw), math.sin(dyaw),
-            c * rx + n * ry, c * ry - n * rx,
+            px, py, vx, vy, bx, by, c, n, gx, gy, math.cos(gyaw), math.sin(gyaw), -rx, -ry,
+            gx - bx, gy - by, math.cos(dyaw), math.sin(dyaw), c * rx + n * ry, c * ry - n * rx,
         ), dtype=np.float32)
 
     def proprio_vector(self, s: PushTState) -> np.ndarray:
@@ -138,23 +137,23 @@ class PushTTask:
         last computed for, which changes it by less than 1e-4.
         """
         (x, y, yaw, gx, gy, gyaw), value = self._cached
-        if (abs(s.block_x - x) > COVERAGE_REUSE or abs(s.block_y - y) > COVERAGE_REUSE
-                or abs(s.block_yaw - yaw) > COVERAGE_REUSE or s.goal_x != gx or s.goal_y != gy
-                or s.goal_yaw != gyaw):
-            value = coverage((s.block_x, s.block_y, s.block_yaw), (s.goal_x, s.goal_y, s.goal_yaw))
-            self._cached = ((s.block_x, s.block_y, s.block_yaw, s.goal_x, s.goal_y, s.goal_yaw),
-                            value)
+        _, _, _, _, bx, by, byaw, _, sgx, sgy, sgyaw = s
+        if (abs(bx - x) > COVERAGE_REUSE or abs(by - y) > COVERAGE_REUSE
+                or abs(byaw - yaw) > COVERAGE_REUSE or sgx != gx or sgy != gy or sgyaw != gyaw):
+            value = coverage((bx, by, byaw), (sgx, sgy, sgyaw))
+            self._cached = ((bx, by, byaw, sgx, sgy, sgyaw), value)
         return value
 
     def reward_terms(self, s: PushTState, action: np.ndarray) -> dict[str, float]:
         """Coverage (dense in [0, 1]) plus shaping towards the goal pose and a success bonus."""
         cov = self.coverage(s)
-        yaw_error = abs((s.goal_yaw - s.block_yaw + math.pi) % (2 * math.pi) - math.pi)
+        px, py, _, _, bx, by, yaw, _, gx, gy, gyaw = s
+        yaw_error = abs((gyaw - yaw + math.pi) % (2 * math.pi) - math.pi)
         a0, a1 = action.tolist()
         return {
             "coverage": cov,
-            "pose": -2.0 * math.hypot(s.goal_x - s.block_x, s.goal_y - s.block_y) - 0.1 * yaw_error,
-            "reach": -0.5 * math.hypot(s.block_x - s.pusher_x, s.block_y - s.pusher_y),
+            "pose": -2.0 * math.hypot(gx - bx, gy - by) - 0.1 * yaw_error,
+            "reach": -0.5 * math.hypot(bx - px, by - py),
             "effort": -0.01 * (a0 * a0 + a1 * a1),
             "success": 5.0 if cov >= SUCCESS_COVERAGE else 0.0,
         }
