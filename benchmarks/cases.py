@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from benchmarks.raw import backend_of, frame_skip_of, raw_loop
+from benchmarks.raw import backend_of, frame_skip_of, physics_after, raw_loop
 from benchmarks.timing import Case, EnvLoop, VectorLoop, prepare
 
 REACHER = "Reacher-v5"  # Gymnasium's reference for the per-step cost beyond physics
@@ -90,7 +90,9 @@ def state_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
     """Env steps with ``obs_mode="state"`` and random actions, and the raw physics of its scene.
 
     A roboloop row also gets its own Reacher-v5 env and raw pair (keys ``ref_env``, ``ref_raw``),
-    measured in the same group, so its ratio compares two envs that ran side by side.
+    measured in the same group, so its ratio compares two envs that ran side by side, and the
+    same pair run step by step after this row's raw physics (``ref_env_matched``,
+    ``ref_raw_matched``, see :func:`matched_reference`).
     """
     if env_id == REACHER:
         return _env_and_raw(stack, "state", REACHER, "mujoco", {}, None)
@@ -99,7 +101,38 @@ def state_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:
     reference = _env_and_raw(stack, "state", REACHER, "mujoco", {}, None)
     for case, what in zip(reference, ("ref_env", "ref_raw"), strict=True):
         case.key = f"state/{short(env_id)}/{backend}/{what}"
-    return cases + reference
+    return cases + reference + matched_reference(stack, env_id, backend, kwargs)
+
+
+def matched_reference(stack: ExitStack, env_id: str, backend: str,
+                      kwargs: dict[str, Any]) -> list[Case]:
+    """Reacher-v5's env and its raw physics, each stepped right after a step of this row's physics.
+
+    Each runs beside its own copy of the row's raw loop. Python code after a physics step runs on
+    caches that the physics has just used: the more the physics touches (contacts, more bodies,
+    more substeps), the more the same code costs. Reacher-v5 has two contact-free substeps of a
+    two-link model, so its own figure is measured under far less of that than a contact-rich task.
+    Here Reacher-v5's step code pays this row's physics' cache pressure too: the difference of the
+    two is its time beyond physics *beside this scene*.
+    """
+    cases = []
+    for what in ("env", "raw"):
+        host_env, reacher = gym.make(env_id, **kwargs), gym.make(REACHER)
+        stack.callback(host_env.close)
+        stack.callback(reacher.close)
+        host_label, host = raw_loop(stack, host_env, ActionTape(host_env.action_space, SEED).take,
+                                    SEED)
+        tape = ActionTape(reacher.action_space, SEED)
+        if what == "env":
+            label, loop = f"gymnasium.make({REACHER!r}).step", EnvLoop(reacher, tape.take, SEED)
+            physics_after(host, reacher)
+        else:
+            label, loop = raw_loop(stack, reacher, tape.take, SEED)
+            physics_after(host, loop)
+        cases.append(Case("state", f"state/{short(env_id)}/{backend}/ref_{what}_matched",
+                          f"{REACHER}: {label}, each physics step after one of {short(env_id)} "
+                          f"{backend}'s ({host_label})", REACHER, "mujoco", frame_skip_of(reacher), loop))
+    return cases
 
 
 def camera_pair(stack: ExitStack, env_id: str, backend: str) -> list[Case]:

@@ -83,7 +83,9 @@ def derive(m: dict[str, dict], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Figures for every row that was measured, keyed ``<task>/<backend>`` per section, and goals.
 
     A state row's ratio is against the Reacher-v5 pair measured in its own group (``ref_env``,
-    ``ref_raw``); the Reacher-v5 row itself is its own group's measurement.
+    ``ref_raw``); the Reacher-v5 row itself is its own group's measurement. Beside it, not judged:
+    ``overhead_ratio_matched``, against Reacher-v5 stepped after this row's physics
+    (``ref_env_matched``, ``ref_raw_matched``; see ``benchmarks.cases.matched_reference``).
     """
     d: dict[str, Any] = {"state": {}, "camera": {}, "vector": {}}
     ok = [r for r in rows if "error" not in r]
@@ -94,8 +96,13 @@ def derive(m: dict[str, dict], rows: list[dict[str, Any]]) -> dict[str, Any]:
         p = f"{row['section']}/{row['key']}"
         if row["section"] == "state" and row["key"] != REFERENCE:
             reference = state_figures(m[f"{p}/ref_env"], m[f"{p}/ref_raw"], None)
-            d["state"][row["key"]] = state_figures(m[f"{p}/env"], m[f"{p}/raw"], reference)
-            d["state"][row["key"]]["reference_overhead_us_q"] = reference["overhead_us_q"]
+            f = d["state"][row["key"]] = state_figures(m[f"{p}/env"], m[f"{p}/raw"], reference)
+            f["reference_overhead_us_q"] = reference["overhead_us_q"]
+            if f"{p}/ref_env_matched" in m:
+                matched = _overhead_us_q(m[f"{p}/ref_env_matched"], m[f"{p}/ref_raw_matched"])
+                f["matched_reference_overhead_us_q"] = stats(matched)
+                f["overhead_ratio_matched"] = stats(
+                    _ratios(f["overhead_us_q"]["repeats"], matched))
         elif row["section"] == "camera":
             ratio = stats(_ratios(m[f"{p}/raw"]["step_us_q"]["repeats"],
                                   m[f"{p}/env"]["step_us_q"]["repeats"]))

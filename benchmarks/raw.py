@@ -115,15 +115,28 @@ class _RawLoop:
         self.i = 0
 
     def run(self, n: int) -> Timing:
-        if self.i + n > len(self.steps):  # record further, then replay (untimed) back to i
+        self._ensure(n)
+        steps = self.steps[self.i:self.i + n]
+        self.i += n
+        return self._replay(steps)
+
+    def advance(self) -> None:
+        """Replay the next recorded step alone (restoring the recorded state at an episode end)."""
+        self._ensure(1)
+        commands, state = self.steps[self.i]
+        self.i += 1
+        self._apply(commands)
+        if state is not None:
+            self._restore(state)
+
+    def _ensure(self, n: int) -> None:
+        """Make sure ``n`` more steps are recorded: record further, then replay (untimed) back to i."""
+        if self.i + n > len(self.steps):
             i = self.i
             self._record(max(self.i + n, 2 * len(self.steps)))
             self.start()
             if i:
                 self.run(i)
-        steps = self.steps[self.i:self.i + n]
-        self.i += n
-        return self._replay(steps)
 
 
 class MujocoRawLoop(_RawLoop):
@@ -133,6 +146,7 @@ class MujocoRawLoop(_RawLoop):
         super().__init__(env, actions, seed)
         self.model, self.data = self.owner.model, self.owner.data
         self._size = mujoco.mj_stateSize(self.model, _STATE)
+        self.before_physics: Callable[[], None] | None = None  # see physics_after
 
     @contextmanager
     def _recording(self) -> Iterator[Callable[[], Any]]:
@@ -146,9 +160,17 @@ class MujocoRawLoop(_RawLoop):
     def _restore(self, state: np.ndarray) -> None:
         mujoco.mj_setState(self.model, self.data, state, _STATE)
 
+    def _apply(self, ctrl: np.ndarray) -> None:
+        self.data.ctrl[:] = ctrl
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        if self.render is not None:
+            self.render()
+
     def _replay(self, steps: list[Any]) -> Timing:
         model, data, nstep, render = self.model, self.data, self.frame_skip, self.render
         mj_step, set_state, ctrl, clock = mujoco.mj_step, mujoco.mj_setState, data.ctrl, time.perf_counter
+        if self.before_physics is not None:
+            mj_step = _after(self.before_physics, mj_step)
         restores, restore_s = 0, 0.0
         start = clock()
         for c, state in steps:
@@ -191,6 +213,12 @@ class BulletRawLoop(_RawLoop):
     def _restore(self, state: int) -> None:
         pybullet.restoreState(stateId=state, physicsClientId=self.cid)
 
+    def _apply(self, ops: list[Op]) -> None:
+        for fn, args, kwargs in ops:
+            fn(*args, **kwargs)
+        if self.render is not None:
+            self.render()
+
     def _replay(self, steps: list[Any]) -> Timing:
         render, restore, cid, clock = self.render, pybullet.restoreState, self.cid, time.perf_counter
         restores, restore_s = 0, 0.0
@@ -206,6 +234,28 @@ class BulletRawLoop(_RawLoop):
                 restore_s += clock() - t
                 restores += 1
         return {"elapsed_s": clock() - start, "reset_s": restore_s, "resets": restores}
+
+
+def physics_after(host: _RawLoop, guest: Any) -> None:
+    """Make every physics step of ``guest`` come right after one step of ``host``'s raw physics.
+
+    ``guest`` is a Gymnasium MuJoCo env (e.g. Reacher-v5) or its :class:`MujocoRawLoop`. Its Python
+    then runs on caches that ``host``'s physics has just used, as a task's step code does after its
+    own scene's physics; the env and its raw loop get the same hook, so the host's time cancels in
+    their difference.
+    """
+    if isinstance(guest, MujocoRawLoop):
+        guest.before_physics = host.advance
+        return
+    owner = guest.unwrapped
+    owner._step_mujoco_simulation = _after(host.advance, owner._step_mujoco_simulation)
+
+
+def _after(first: Callable[[], None], fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        first()
+        return fn(*args, **kwargs)
+    return call
 
 
 @contextmanager

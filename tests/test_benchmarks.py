@@ -58,7 +58,8 @@ def test_quick_run_config_machine_and_rows(quick_run: tuple[int, Path, dict[str,
 def test_quick_run_measurements(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
     m = quick_run[2]["measurements"]
     expected = ([f"state/{STATE_ROWS[0]}/{w}" for w in ("env", "raw")]  # Reacher-v5, alone
-                + [f"state/{k}/{w}" for k in STATE_ROWS[1:] for w in ("env", "raw", "ref_env", "ref_raw")]
+                + [f"state/{k}/{w}" for k in STATE_ROWS[1:]
+                   for w in ("env", "raw", "ref_env", "ref_raw", "ref_env_matched", "ref_raw_matched")]
                 + [f"camera/{k}/{w}" for k in CAMERA_ROWS for w in ("env", "raw")]
                 + ["vector/PushCube-v0/mujoco/1", "vector/PushCube-v0/mujoco/2"])
     assert list(m) == expected and quick_run[2]["config"]["order"] == expected
@@ -107,6 +108,8 @@ def test_quick_run_derived_figures(quick_run: tuple[int, Path, dict[str, Any]]) 
         assert len(f["overhead_ratio"]["repeats"]) == REPEATS
         assert f["goal"]["goal"] == "<= 0.75" and isinstance(f["goal"]["pass"], bool)
         assert f["goal"]["pass"] == (f["overhead_ratio"]["median"] <= 0.75)
+        assert finite_stats(f["matched_reference_overhead_us_q"]), key
+        assert len(f["overhead_ratio_matched"]["repeats"]) == REPEATS  # reported, not judged
     for key in CAMERA_ROWS:
         f = d["camera"][key]
         assert positive(f["ratio"]["median"]) and f["goal"]["pass"] == (f["ratio"]["median"] >= 0.8)
@@ -267,6 +270,39 @@ def test_raw_loop_replays_the_env_trajectory_across_episode_ends(backend: str) -
         assert loop.i == raw.i == 21
 
 
+
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_physics_after_runs_one_host_step_before_each_guest_physics_step(backend: str) -> None:
+    """The matched reference: Reacher-v5 (env or raw loop) after each step of a task's raw physics."""
+    from contextlib import ExitStack
+
+    from benchmarks.cases import ActionTape
+    from benchmarks.raw import physics_after, raw_loop
+    from benchmarks.timing import EnvLoop
+
+    kwargs = {"backend": backend, "horizon": 7}  # the host's episodes end (and restore) in the run
+    with ExitStack() as stack:
+        made = [gym.make("roboloop/PushCube-v0", **kwargs) for _ in range(3)]
+        reachers = [gym.make("Reacher-v5") for _ in range(2)]
+        for env in made + reachers:
+            stack.callback(env.close)
+        tape, reacher_tape = ActionTape(made[0].action_space, 3), ActionTape(reachers[0].action_space, 3)
+        hosts = [raw_loop(stack, env, tape.take, seed=3)[1] for env in made]
+        for host in hosts:
+            host.start()
+        guest_env = EnvLoop(reachers[0], reacher_tape.take, seed=3)
+        _, guest_raw = raw_loop(stack, reachers[1], reacher_tape.take, seed=3)
+        physics_after(hosts[0], reachers[0])
+        physics_after(hosts[1], guest_raw)
+        guest_env.start()
+        guest_raw.start()
+        assert guest_env.run(12)["resets"] == 0 and guest_raw.run(12)["resets"] == 0
+        hosts[2].run(12)  # the host alone, replayed in one go
+        assert hosts[0].i == hosts[1].i == hosts[2].i == 12  # one host step per guest step
+        for host in hosts[:2]:  # ... and it followed the same trajectory, restores included
+            assert np.allclose(simulated_state(host.env), simulated_state(hosts[2].env), atol=1e-9)
+        assert np.allclose(reachers[0].unwrapped.data.qpos, reachers[1].unwrapped.data.qpos)
+
 def test_step_cost_turns_the_physics_off_and_restores_it(tmp_path: Path) -> None:
     import mujoco
     import pybullet
@@ -308,3 +344,4 @@ def test_measure_runs_groups_one_after_another() -> None:
              for k, g in (("a", 0), ("b", 0), ("c", 1))]
     measure(cases, repeats=1)
     assert order == ["a", "b", "a", "b", "c", "c"]  # a and b take turns; c runs after them
+
