@@ -5,8 +5,9 @@ is what users get, but on this machine Python interleaved with a simulator costs
 code costs alone (caches), and the figure is the difference of two noisy times. This companion
 measures the code alone: every registered task x backend and Gymnasium's Reacher-v5 stepped with
 the physics calls replaced by no-ops (MuJoCo's ``mj_step`` and, for Reacher, its
-``mj_rnePostConstraint``; PyBullet's ``stepSimulation``). State, reward, actuation, validation and
-state reads all still run, on a world that stands still. Rows take turns in short blocks and
+``mj_rnePostConstraint``; PyBullet's ``stepSimulation`` and its motor commands, which the env
+speed benchmark's raw loop also replays as physics). State, reward, the controller, validation
+and state reads all still run, on a world that stands still. Rows take turns in short blocks and
 report the 10th percentile of block time per step, as the env speed benchmark does.
 Writes ``step_cost.json`` and ``step_cost.md`` to ``benchmarks/results/`` (or ``--out``).
 """
@@ -27,12 +28,14 @@ import pybullet
 import envs
 from benchmarks.cases import BACKENDS, REACHER, SEED, ActionTape, declared_backends, short
 from benchmarks.env_speed import DEFAULT_OUT, machine_info
+from benchmarks.raw import MOTOR_CALLS
 from benchmarks.report import fmt_stats
 from benchmarks.timing import BLOCK_S, QUANTILE, Case, EnvLoop, measure, prepare, stats
 from dataset.atomic import atomic_write_text
 
 SECONDS, REPEATS = 0.3, 7
-PHYSICS = ((mujoco, "mj_step"), (mujoco, "mj_rnePostConstraint"), (pybullet, "stepSimulation"))
+PHYSICS = ((mujoco, "mj_step"), (mujoco, "mj_rnePostConstraint"), (pybullet, "stepSimulation"),
+           *((pybullet, name) for name in MOTOR_CALLS))
 
 
 @contextmanager

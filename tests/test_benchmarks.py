@@ -145,6 +145,19 @@ def _broken_env(**kwargs: Any) -> gym.Env:
     raise RuntimeError("scene not built yet")
 
 
+def test_plot_draws_the_ratios_of_a_run(quick_run: tuple[int, Path, dict[str, Any]]) -> None:
+    from benchmarks import plot
+
+    _, out, result = quick_run
+    rows = plot.ratios(result, None)
+    assert list(rows) == STATE_ROWS[1:]
+    assert all(r[0] is not None and r[1] is not None and r[2] is None for r in rows.values())
+    assert plot.main(["--results", str(out)]) == 0
+    assert (out / "env_speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="run `python -m benchmarks` first"):
+        plot.main(["--results", str(out / "missing")])
+
+
 def test_ids_that_fail_to_build_become_error_rows() -> None:
     gym.register("roboloop_test/Broken-v0", entry_point=_broken_env)
     try:
@@ -303,20 +316,23 @@ def test_physics_after_runs_one_host_step_before_each_guest_physics_step(backend
             assert np.allclose(simulated_state(host.env), simulated_state(hosts[2].env), atol=1e-9)
         assert np.allclose(reachers[0].unwrapped.data.qpos, reachers[1].unwrapped.data.qpos)
 
+
 def test_step_cost_turns_the_physics_off_and_restores_it(tmp_path: Path) -> None:
     import mujoco
     import pybullet
 
     from benchmarks import step_cost
 
-    originals = (mujoco.mj_step, mujoco.mj_rnePostConstraint, pybullet.stepSimulation)
+    names = [(mujoco, "mj_step"), (mujoco, "mj_rnePostConstraint"), (pybullet, "stepSimulation"),
+             (pybullet, "setJointMotorControlArray"), (pybullet, "setJointMotorControl2")]
+    originals = [getattr(module, name) for module, name in names]
     env = gym.make("roboloop/PushCube-v0")
     env.reset(seed=0)
     before = env.unwrapped.scene.data.qpos.copy()
     with step_cost.physics_off():
         env.step(np.ones(2, np.float32))
         assert np.array_equal(env.unwrapped.scene.data.qpos, before)  # nothing moved
-    assert (mujoco.mj_step, mujoco.mj_rnePostConstraint, pybullet.stepSimulation) == originals
+    assert [getattr(module, name) for module, name in names] == originals
     env.close()
     result = step_cost.run(["roboloop/CartPole-v0"], repeats=2, steps=40)
     assert [(r["task"], r["backend"]) for r in result["rows"]] == [
