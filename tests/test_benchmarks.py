@@ -361,3 +361,18 @@ def test_measure_runs_groups_one_after_another() -> None:
     measure(cases, repeats=1)
     assert order == ["a", "b", "a", "b", "c", "c"]  # a and b take turns; c runs after them
 
+
+
+def test_code_after_physics_reports_each_piece_alone_and_after_both_physics(tmp_path: Path) -> None:
+    from benchmarks import code_after_physics as cap
+
+    result = cap.run((("roboloop/CartPole-v0", "pybullet"),), repeats=1, steps=30)
+    (row,) = result["rows"]
+    assert (row["task"], row["backend"]) == ("CartPole-v0", "pybullet")
+    assert set(row["alone_us"]) == set(cap.PIECES) and all(positive(v) for v in row["alone_us"].values())
+    assert set(row["after_us"]) == set(cap.HOSTS)
+    for host in cap.HOSTS:
+        assert all(finite_stats(row["after_us"][host][p]) for p in cap.PIECES)
+    assert "| CartPole-v0 | pybullet | task code |" in cap.to_markdown(result)
+    with pytest.raises(SystemExit, match="unknown id"):
+        cap.main(["--ids", "roboloop/Nope-v0", "--out", str(tmp_path)])
