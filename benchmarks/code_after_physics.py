@@ -19,12 +19,10 @@ Writes ``code_after_physics.json`` and ``.md`` to ``benchmarks/results/`` (or ``
 
 import argparse
 import functools
-import json
 import time
 import timeit
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +30,11 @@ import gymnasium as gym
 
 import envs
 from benchmarks.cases import REACHER, SEED, ActionTape, short
-from benchmarks.env_speed import DEFAULT_OUT, machine_info
+from benchmarks.env_speed import DEFAULT_OUT
 from benchmarks.raw import raw_loop
-from benchmarks.report import fmt_stats
-from benchmarks.timing import BLOCK_S, QUANTILE, Case, Timing, measure, prepare, stats
-from dataset.atomic import atomic_write_text
+from benchmarks.report import fmt_stats, write_results
+from benchmarks.step_cost import companion_result
+from benchmarks.timing import Case, Timing, measure, prepare, stats
 
 ROWS = (("roboloop/Reach-v0", "mujoco"), ("roboloop/Reach-v0", "pybullet"))
 PIECES = ("task code", "state read", "plain loop")
@@ -120,12 +118,8 @@ def run(rows: tuple[tuple[str, str], ...] = ROWS, seconds: float = SECONDS, repe
                 timings[f"{host_name}/{piece}"], base, strict=True)]) for piece in PIECES}
         out_rows.append({"task": short(env_id), "backend": backend, "alone_us": alone,
                          "after_us": after})
-    return {"benchmark": "code_after_physics",
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine_info(),
-            "config": {"seconds": seconds, "steps": steps, "repeats": repeats, "seed": SEED,
-                       "block_s": BLOCK_S, "quantile": QUANTILE},
-            "rows": out_rows}
+    return companion_result("code_after_physics", out_rows, seconds=seconds, steps=steps,
+                            repeats=repeats)
 
 
 def to_markdown(result: dict[str, Any]) -> str:
@@ -164,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = tuple((i, b) for i in args.ids for b in args.backends)
     result = run(rows, args.seconds, args.repeats, args.steps)
     markdown = to_markdown(result)
-    atomic_write_text(args.out / "code_after_physics.json", json.dumps(result, indent=2) + "\n")
-    atomic_write_text(args.out / "code_after_physics.md", markdown)
+    write_results(result, markdown, args.out, "code_after_physics")
     print(markdown)
     return 0
 

@@ -186,9 +186,10 @@ def goal_lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
-def write_results(result: dict[str, Any], markdown: str, out: Path) -> tuple[Path, Path]:
-    """Write ``env_speed.json`` and ``env_speed.md`` into ``out``, each atomically."""
-    json_path, md_path = out / "env_speed.json", out / "env_speed.md"
+def write_results(result: dict[str, Any], markdown: str, out: Path,
+                  stem: str = "env_speed") -> tuple[Path, Path]:
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out``, each atomically."""
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
     atomic_write_text(json_path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     atomic_write_text(md_path, markdown)
     return json_path, md_path

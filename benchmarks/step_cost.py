@@ -13,7 +13,6 @@ Writes ``step_cost.json`` and ``step_cost.md`` to ``benchmarks/results/`` (or ``
 """
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,9 +28,8 @@ import envs
 from benchmarks.cases import BACKENDS, REACHER, SEED, ActionTape, declared_backends, short
 from benchmarks.env_speed import DEFAULT_OUT, machine_info
 from benchmarks.raw import MOTOR_CALLS
-from benchmarks.report import fmt_stats
+from benchmarks.report import fmt_stats, write_results
 from benchmarks.timing import BLOCK_S, QUANTILE, Case, EnvLoop, measure, prepare, stats
-from dataset.atomic import atomic_write_text
 
 SECONDS, REPEATS = 0.3, 7
 PHYSICS = ((mujoco, "mj_step"), (mujoco, "mj_rnePostConstraint"), (pybullet, "stepSimulation"),
@@ -84,11 +82,15 @@ def run(ids: list[str], seconds: float = SECONDS, repeats: int = REPEATS,
         if case is not cases[0]:
             row["ratio_to_reacher"] = stats([u / r for u, r in zip(us, reference, strict=True)])
         rows.append(row)
-    return {"benchmark": "step_cost", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+    return companion_result("step_cost", rows, seconds=seconds, steps=steps, repeats=repeats,
+                            physics_off=[n for _, n in PHYSICS])
+
+
+def companion_result(benchmark: str, rows: list[dict[str, Any]], **config: Any) -> dict[str, Any]:
+    """A companion benchmark's result: its name, when and where it ran, its settings and rows."""
+    return {"benchmark": benchmark, "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine_info(),
-            "config": {"seconds": seconds, "steps": steps, "repeats": repeats, "seed": SEED,
-                       "block_s": BLOCK_S, "quantile": QUANTILE,
-                       "physics_off": [n for _, n in PHYSICS]},
+            "config": {**config, "seed": SEED, "block_s": BLOCK_S, "quantile": QUANTILE},
             "rows": rows}
 
 
@@ -118,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     result = run(envs.registered_ids(), args.seconds, args.repeats, args.steps)
     markdown = to_markdown(result)
-    atomic_write_text(args.out / "step_cost.json", json.dumps(result, indent=2) + "\n")
-    atomic_write_text(args.out / "step_cost.md", markdown)
+    write_results(result, markdown, args.out, "step_cost")
     print(markdown)
     return 0
 
