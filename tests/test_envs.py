@@ -170,6 +170,19 @@ def test_unknown_names_list_the_valid_ones() -> None:
         gym.make(PUSH_CUBE, image_size=0)
 
 
+@pytest.mark.parametrize("env_id", IDS)
+def test_mujoco_offscreen_buffer_fits_the_largest_allowed_image(env_id: str) -> None:
+    from envs.scenes.mujoco_base import OFFSCREEN_SIZE
+    from envs.task_env import MAX_IMAGE_SIZE
+
+    env = gym.make(env_id, backend="mujoco", render_mode="rgb_array", render_size=MAX_IMAGE_SIZE)
+    g = env.unwrapped.scene.model.vis.global_
+    assert g.offwidth == g.offheight == OFFSCREEN_SIZE == MAX_IMAGE_SIZE
+    env.reset(seed=0)
+    assert env.render().shape == (MAX_IMAGE_SIZE, MAX_IMAGE_SIZE, 3)
+    env.close()
+
+
 def test_step_before_reset_raises() -> None:
     with pytest.raises(ResetNeededError, match="reset"):
         gym.make(PUSH_CUBE).step(np.zeros(2, np.float32))

@@ -19,7 +19,7 @@ import mujoco
 from envs.cameras import CameraSpec, mujoco_camera_xml
 from envs.errors import EnvConfigError
 from envs.robots import arm
-from envs.scenes.mujoco_base import MujocoScene
+from envs.scenes.mujoco_base import VISUAL_XML, MujocoScene
 
 OBJECT_BITS = 'contype="1" conaffinity="3"'  # for a task's free objects: table, hand and fingers
 VISUAL_BITS = 'contype="0" conaffinity="0"'  # for markers that touch nothing
@@ -88,10 +88,7 @@ def scene_xml(name: str, cameras: Sequence[CameraSpec], objects: str = "") -> st
 <mujoco model="{name}">
   <compiler angle="radian"/>
   <option timestep="0.005" integrator="implicitfast" cone="elliptic" impratio="10"/>
-  <visual>
-    <global offwidth="640" offheight="640"/>
-    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
-  </visual>
+  {VISUAL_XML}
   <worldbody>
     <light pos="0.2 0 1.5" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.5 0.5 0.5"/>
     <geom name="table" type="plane" pos="0.2 0 0" size="0.6 0.6 0.01" rgba="0.6 0.6 0.55 1"

@@ -19,6 +19,12 @@ from envs.randomization import SURFACES, EpisodeRandomization
 _WARNING_NAMES = [n for n in mujoco.mjtWarning.__members__ if n != "mjNWARNING"]
 _CV_TO_MJ = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes <-> MuJoCo's (y up, looking down -z)
 MODALITIES = ("rgb", "depth", "segmentation")
+OFFSCREEN_SIZE = 640  # px: the offscreen framebuffer, the largest image a scene renders
+# Every scene's <visual>: the offscreen buffer and a soft headlight (lights add the rest).
+VISUAL_XML = f"""<visual>
+    <global offwidth="{OFFSCREEN_SIZE}" offheight="{OFFSCREEN_SIZE}"/>
+    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
+  </visual>"""
 
 
 class MujocoScene:

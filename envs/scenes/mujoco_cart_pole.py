@@ -7,7 +7,7 @@ or damping, 5 ms physics steps, 4 per control step, collisions off (nothing touc
 import mujoco
 
 from envs.cameras import mujoco_camera_xml
-from envs.scenes.mujoco_base import MujocoScene
+from envs.scenes.mujoco_base import VISUAL_XML, MujocoScene
 from envs.tasks.cart_pole import (
     CAMERAS,
     CART_MASS,
@@ -23,10 +23,7 @@ POLE_RADIUS = 0.02
 XML = f"""
 <mujoco model="cart_pole">
   <option timestep="0.005" integrator="Euler"/>
-  <visual>
-    <global offwidth="640" offheight="640"/>
-    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
-  </visual>
+  {VISUAL_XML}
   <default><geom contype="0" conaffinity="0"/></default>
   <worldbody>
     <light pos="0 -2 4" dir="0 0.5 -1" directional="true" castshadow="false" diffuse="0.5 0.5 0.5"/>

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import mujoco
 
 from envs.cameras import CameraSpec, mujoco_camera_xml
-from envs.scenes.mujoco_base import MujocoScene
+from envs.scenes.mujoco_base import VISUAL_XML, MujocoScene
 
 
 def pusher_scene_xml(name: str, cameras: Sequence[CameraSpec], *, table_half: float,
@@ -25,10 +25,7 @@ def pusher_scene_xml(name: str, cameras: Sequence[CameraSpec], *, table_half: fl
     return f"""
 <mujoco model="{name}">
   <option timestep="0.005" integrator="implicitfast"/>
-  <visual>
-    <global offwidth="640" offheight="640"/>
-    <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
-  </visual>
+  {VISUAL_XML}
   {defaults}
   <worldbody>
     <light pos="0 0 1.5" dir="0 0 -1" directional="true" castshadow="false"
