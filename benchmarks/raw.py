@@ -161,7 +161,10 @@ class MujocoRawLoop(_RawLoop):
         mujoco.mj_setState(self.model, self.data, state, _STATE)
 
     def _apply(self, ctrl: np.ndarray) -> None:
+        """One step of :meth:`_replay`'s loop, untimed (``_replay`` inlines it: it is the timed path)."""
         self.data.ctrl[:] = ctrl
+        if self.before_physics is not None:
+            self.before_physics()
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         if self.render is not None:
             self.render()
@@ -214,6 +217,7 @@ class BulletRawLoop(_RawLoop):
         pybullet.restoreState(stateId=state, physicsClientId=self.cid)
 
     def _apply(self, ops: list[Op]) -> None:
+        """One step of :meth:`_replay`'s loop, untimed (``_replay`` inlines it: it is the timed path)."""
         for fn, args, kwargs in ops:
             fn(*args, **kwargs)
         if self.render is not None:
