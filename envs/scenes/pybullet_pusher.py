@@ -30,7 +30,6 @@ class PybulletPusherScene(PybulletScene):
                  max_speed: float, pusher_range: float) -> None:
         super().__init__(frame_skip, camera_specs, labels)
         self.max_speed, self.pusher_range = max_speed, pusher_range
-        self._pusher_xy = (0.0, 0.0)
         self._pusher: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._object: tuple = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
@@ -53,12 +52,11 @@ class PybulletPusherScene(PybulletScene):
         """Put the pusher at ``xy`` at rest."""
         for joint, value in enumerate(xy):
             self.client.resetJointState(self.pusher, joint, float(value), 0.0)
-        self._pusher_xy = (float(xy[0]), float(xy[1]))
-        self._pusher = (*self._pusher_xy, 0.0, 0.0)
+        self._pusher = (float(xy[0]), float(xy[1]), 0.0, 0.0)
 
     def apply_action(self, action: np.ndarray) -> None:
         """Velocity-control the sliders, held inside the joint range like the MuJoCo limits."""
-        x, y = self._pusher_xy  # from the last step's (or reset's) reading
+        x, y, _, _ = self._pusher  # from the last step's (or reset's) reading
         a0, a1 = action.tolist()
         tx, ty, r = a0 * self.max_speed, a1 * self.max_speed, self.pusher_range
         if (x >= r and tx > 0) or (x <= -r and tx < 0):
@@ -72,7 +70,7 @@ class PybulletPusherScene(PybulletScene):
         """Read the pusher and the object once (kept for the task state), and check them."""
         cid = self.cid
         (px, vx, *_), (py, vy, *_) = pb.getJointStates(self.pusher, (0, 1), physicsClientId=cid)
-        self._pusher, self._pusher_xy = (px, py, vx, vy), (px, py)
+        self._pusher = (px, py, vx, vy)
         self._object = pb.getBasePositionAndOrientation(self.object, physicsClientId=cid)
         (lx, ly, lz), _ = pb.getBaseVelocity(self.object, physicsClientId=cid)
         fast, jfast = BLOW_UP_SPEED, BLOW_UP_JOINT_SPEED
