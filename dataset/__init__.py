@@ -8,7 +8,7 @@ from dataset.episode import Episode, EpisodeMeta
 from dataset.errors import DatasetExistsError, DatasetFormatError
 from dataset.reader import DemoDataset
 from dataset.video_io import read_video, write_video
-from dataset.windows import Windows, make_windows
+from dataset.windows import WindowBatch, Windows, make_windows, window_indices
 from dataset.writer import DatasetWriter
 
 __all__ = [
@@ -18,11 +18,13 @@ __all__ = [
     "DemoDataset",
     "Episode",
     "EpisodeMeta",
+    "WindowBatch",
     "Windows",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "make_windows",
     "read_video",
+    "window_indices",
     "write_video",
 ]

@@ -13,7 +13,7 @@ from dataset.errors import DatasetFormatError
 from dataset.layout import OBS_PREFIX, data_path, read_episodes, read_info, video_path
 from dataset.parquet_io import column_to_numpy, read_table
 from dataset.video_io import read_video
-from dataset.windows import Windows, make_windows
+from dataset.windows import Windows, check_horizons
 
 __all__ = ["DemoDataset"]
 
@@ -132,27 +132,29 @@ class DemoDataset:
     def windows(
         self, obs_horizon: int = 1, action_horizon: int = 1, keys: Sequence[str] | None = None
     ) -> Windows:
-        """Windows over all (filtered) episodes; only the requested keys are loaded/decoded."""
+        """Lazy Windows over all (filtered) episodes; only the requested keys are loaded/decoded.
+
+        Frames are copied once into preallocated (F, ...) arrays, one episode at a time, so the
+        peak memory is the frames plus one episode. An empty dataset gives N = 0 with the right
+        trailing shapes.
+        """
         keys = self._check_keys(keys)
-        if not self.episodes:
-            return self._empty_windows(obs_horizon, action_horizon, keys)
-        episodes = [self.episode(i, keys) for i in range(len(self))]
+        check_horizons(obs_horizon, action_horizon)  # before decoding anything
+        lengths = [m.length for m in self.episodes]
+        n = sum(lengths)
+        frames = {k: self._empty_rows(OBS_PREFIX + k, n) for k in keys}
+        actions = self._empty_rows("action", n)
+        start = 0
+        for i, t in enumerate(lengths):
+            ep = self.episode(i, keys)
+            for k in keys:
+                frames[k][start:start + t] = ep.observations[k]
+            actions[start:start + t] = ep.actions
+            start += t
         labels = [m.index for m in self.episodes]
-        return make_windows(episodes, obs_horizon, action_horizon, keys, episode_indices=labels)
+        return Windows(frames, actions, lengths, obs_horizon, action_horizon, labels)
 
-    def _empty_windows(self, to: int, tp: int, keys: list[str]) -> Windows:
-        """Windows with N=0 and the right trailing shapes, for an empty (filtered) dataset."""
-        if to < 1 or tp < 1:
-            raise ValueError(f"obs_horizon and action_horizon must be >= 1, got {to}, {tp}")
-        feats = self.features
-
-        def empty(name: str, lead: tuple[int, ...]) -> np.ndarray:
-            spec = feats.get(name, {"dtype": "float32", "shape": [0]})
-            return np.zeros((*lead, *spec["shape"]), dtype=np.dtype(spec["dtype"]))
-
-        return Windows(
-            observations={k: empty(OBS_PREFIX + k, (0, to)) for k in keys},
-            actions=empty("action", (0, tp)),
-            action_is_pad=np.zeros((0, tp), dtype=bool),
-            episode_index=np.zeros(0, dtype=np.int64),
-        )
+    def _empty_rows(self, name: str, n: int) -> np.ndarray:
+        """Uninitialised (n, *step shape) array for feature `name`; (n, 0) float32 if none yet."""
+        spec = self.features.get(name, {"dtype": "float32", "shape": [0]})
+        return np.empty((n, *spec["shape"]), dtype=np.dtype(spec["dtype"]))

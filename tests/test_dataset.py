@@ -22,6 +22,7 @@ from dataset import (
     DatasetWriter,
     DemoDataset,
     Episode,
+    Windows,
     atomic_path,
     atomic_write_text,
     make_windows,
@@ -180,7 +181,7 @@ def test_load_videos_false_and_keys_skip_decoding(tmp_path: Path, monkeypatch) -
     ds = DemoDataset(tmp_path, load_videos=False)
     assert set(ds.episode(0).observations) == {"state"}
     win = DemoDataset(tmp_path).windows(keys=["state"])
-    assert set(win.observations) == {"state"}
+    assert win.keys == ["state"] and set(win.batch(slice(None)).observations) == {"state"}
     with pytest.raises(KeyError, match="unknown observation key"):
         ds.windows(keys=["depth"])
 
@@ -301,7 +302,7 @@ def test_garbage_partial_files_do_not_break_reading(tmp_path: Path) -> None:
     ds = DemoDataset(tmp_path)
     assert len(ds) == 2
     assert_episode_equal(ds.episode(1), eps[1])
-    assert ds.windows(2, 2).actions.shape == (7, 2, 4)
+    assert ds.windows(2, 2).batch(slice(None)).actions.shape == (7, 2, 4)
 
     w = new_writer(tmp_path, resume=True)
     assert temp_files(tmp_path) == []
@@ -450,20 +451,31 @@ def _tiny_episode(seed: int, start: int, t: int) -> Episode:
 def test_windows_hand_computed() -> None:
     eps = [_tiny_episode(0, 0, 3), _tiny_episode(1, 10, 2)]  # frames 0,1,2 | 10,11
     win = make_windows(eps, obs_horizon=2, action_horizon=3, episode_indices=[7, 9])
-    assert win.observations["state"].shape == (5, 2, 1)
-    assert win.actions.shape == (5, 3, 2) and win.action_is_pad.shape == (5, 3)
-    obs = win.observations["state"][..., 0]
+    assert len(win) == 5 and win.keys == ["state"] and win.action_dim == 2
+    assert (win.obs_horizon, win.action_horizon) == (2, 3)
+    assert win.frames["state"].shape == (5, 1) and win.actions.shape == (5, 2)  # stored once
+    np.testing.assert_array_equal(win.obs_index, [[0, 0], [0, 1], [1, 2], [3, 3], [3, 4]])
+    b = win.batch(slice(None))
+    assert len(b) == 5 and b.observations["state"].shape == (5, 2, 1)
+    assert b.actions.shape == (5, 3, 2) and b.action_is_pad.shape == (5, 3)
+    obs = b.observations["state"][..., 0]
     np.testing.assert_array_equal(obs, [[0, 0], [0, 1], [1, 2], [10, 10], [10, 11]])
-    act = win.actions[..., 0]
+    act = b.actions[..., 0]
     np.testing.assert_array_equal(
         act, [[0, 1, 2], [1, 2, 2], [2, 2, 2], [10, 11, 11], [11, 11, 11]]
     )
-    np.testing.assert_array_equal(win.actions[..., 1], -act)
-    np.testing.assert_array_equal(
-        win.action_is_pad,
-        [[0, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 1], [0, 1, 1]],
-    )
+    np.testing.assert_array_equal(b.actions[..., 1], -act)
+    pad = [[0, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 1], [0, 1, 1]]
+    np.testing.assert_array_equal(b.action_is_pad, pad)
+    np.testing.assert_array_equal(win.action_is_pad, pad)
+    np.testing.assert_array_equal(b.episode_index, [7, 7, 7, 9, 9])
     np.testing.assert_array_equal(win.episode_index, [7, 7, 7, 9, 9])
+    # a batch gathers only the requested samples, in the requested order
+    b = win.batch(np.array([4, 0, 4]))
+    np.testing.assert_array_equal(b.observations["state"][..., 0], [[10, 11], [0, 0], [10, 11]])
+    np.testing.assert_array_equal(b.actions[..., 0], [[11, 11, 11], [0, 1, 2], [11, 11, 11]])
+    np.testing.assert_array_equal(b.episode_index, [9, 7, 9])
+    np.testing.assert_array_equal(win.current_obs("state")[:, 0], [0, 1, 2, 10, 11])
 
 
 def test_windows_from_dataset_shapes_and_boundaries(tmp_path: Path) -> None:
@@ -477,19 +489,23 @@ def test_windows_from_dataset_shapes_and_boundaries(tmp_path: Path) -> None:
     ds = DemoDataset(tmp_path)
     win = ds.windows(obs_horizon=3, action_horizon=4)
     n = sum(lengths)
-    assert win.observations["state"].shape == (n, 3, 10)
-    assert win.observations["rgb"].shape == (n, 3, 96, 96, 3)
-    assert win.observations["rgb"].dtype == np.uint8
-    assert win.actions.shape == (n, 4, 4) and win.action_is_pad.shape == (n, 4)
+    assert len(win) == n and win.frames["rgb"].shape == (n, 96, 96, 3)
+    b = win.batch(np.arange(n))
+    assert b.observations["state"].shape == (n, 3, 10)
+    assert b.observations["rgb"].shape == (n, 3, 96, 96, 3)
+    assert b.observations["rgb"].dtype == np.uint8
+    assert b.actions.shape == (n, 4, 4) and b.action_is_pad.shape == (n, 4)
+    assert b.actions.dtype == np.float32
     # every value in a window comes from the sample's own episode
-    base = np.asarray(starts)[win.episode_index][:, None]
-    for arr in (win.observations["state"][..., 0], win.actions[..., 0]):
+    base = np.asarray(starts)[b.episode_index][:, None]
+    for arr in (b.observations["state"][..., 0], b.actions[..., 0]):
         assert ((arr >= base) & (arr < base + 100)).all()
     # current frame is last in the obs history; first action is the current action
-    np.testing.assert_array_equal(win.observations["state"][:, -1, 0], win.actions[:, 0, 0])
-    assert win.action_is_pad.sum() == sum(sum(min(k, t) for k in range(1, 4)) for t in lengths)
+    np.testing.assert_array_equal(b.observations["state"][:, -1, 0], b.actions[:, 0, 0])
+    np.testing.assert_array_equal(win.current_obs("state"), b.observations["state"][:, -1])
+    assert b.action_is_pad.sum() == sum(sum(min(k, t) for k in range(1, 4)) for t in lengths)
     rgb0 = ds.episode(0).observations["rgb"]
-    np.testing.assert_array_equal(win.observations["rgb"][0], rgb0[[0, 0, 0]])
+    np.testing.assert_array_equal(b.observations["rgb"][0], rgb0[[0, 0, 0]])
     with pytest.raises(ValueError, match=">= 1"):
         ds.windows(obs_horizon=0)
 
@@ -497,8 +513,84 @@ def test_windows_from_dataset_shapes_and_boundaries(tmp_path: Path) -> None:
 def test_windows_empty_filter(tmp_path: Path) -> None:
     write_dataset(tmp_path, success=(False, False, False))
     win = DemoDataset(tmp_path, success_only=True).windows(2, 5)
-    assert win.observations["rgb"].shape == (0, 2, 96, 96, 3)
-    assert win.actions.shape == (0, 5, 4) and len(win) == 0
+    assert len(win) == 0 and win.action_dim == 4 and win.keys == ["state", "rgb"]
+    assert win.frames["rgb"].shape == (0, 96, 96, 3) and win.frames["rgb"].dtype == np.uint8
+    assert win.current_obs("state").shape == (0, 10)
+    for idx in (np.array([], dtype=np.int64), [], slice(None)):
+        b = win.batch(idx)
+        assert b.observations["rgb"].shape == (0, 2, 96, 96, 3)
+        assert b.actions.shape == (0, 5, 4) and b.action_is_pad.shape == (0, 5) and len(b) == 0
+    with pytest.raises(IndexError, match=r"valid range is \[0, 0\)"):
+        win.batch([0])
+
+
+def _image_episodes(n_eps: int = 5, t: int = 20) -> list[Episode]:
+    """Episodes whose rgb pixels and actions encode the global frame id (f % 256, f)."""
+    eps = []
+    for e in range(n_eps):
+        ids = np.arange(e * t, (e + 1) * t)
+        rgb = np.broadcast_to((ids % 256).astype(np.uint8)[:, None, None, None], (t, 32, 32, 3))
+        actions = np.stack([ids, -ids], 1).astype(np.float32)
+        eps.append(Episode(e, {"rgb": rgb.copy()}, actions, np.zeros(t, np.float32), True))
+    return eps
+
+
+def test_windows_store_each_image_frame_once() -> None:
+    n_eps, t, to, tp = 5, 20, 2, 8
+    win = make_windows(_image_episodes(n_eps, t), obs_horizon=to, action_horizon=tp)
+    f = n_eps * t
+    frame_bytes = 32 * 32 * 3
+    assert len(win) == f and win.frames["rgb"].shape == (f, 32, 32, 3)
+    index_bytes = f * (to + tp) * 8 + f * tp + f * 8  # obs/action index, pad mask, episode_index
+    assert win.nbytes == f * frame_bytes + f * 2 * 4 + index_bytes
+    assert win.nbytes < f * to * frame_bytes  # a materialised obs window alone would be larger
+    b = win.batch(np.array([3, 41]))
+    assert b.observations["rgb"].shape == (2, to, 32, 32, 3)
+    assert b.observations["rgb"].nbytes == 2 * to * frame_bytes
+
+
+def test_windows_batch_matches_explicit_index_arithmetic() -> None:
+    n_eps, t, to, tp = 5, 20, 2, 8
+    win = make_windows(_image_episodes(n_eps, t), obs_horizon=to, action_horizon=tp,
+                       episode_indices=[10, 11, 12, 13, 14])
+    idx = np.random.default_rng(0).integers(0, n_eps * t, 64)
+    b = win.batch(idx)
+    for row, i in enumerate(idx):
+        e, local = divmod(int(i), t)
+        start = e * t
+        obs_ids = [start + max(local - k, 0) for k in range(to - 1, -1, -1)]
+        act_ids = [start + min(local + k, t - 1) for k in range(tp)]
+        want_rgb = np.broadcast_to(
+            (np.array(obs_ids) % 256).astype(np.uint8)[:, None, None, None], (to, 32, 32, 3))
+        np.testing.assert_array_equal(b.observations["rgb"][row], want_rgb)
+        np.testing.assert_array_equal(b.actions[row], np.stack([act_ids, np.negative(act_ids)], 1))
+        np.testing.assert_array_equal(b.action_is_pad[row], [local + k > t - 1 for k in range(tp)])
+        assert b.episode_index[row] == 10 + e
+    # a slice gives the same as the equivalent index array
+    s, a = win.batch(slice(18, 23)), win.batch(np.arange(18, 23))
+    np.testing.assert_array_equal(s.observations["rgb"], a.observations["rgb"])
+    np.testing.assert_array_equal(s.actions, a.actions)
+
+
+def test_windows_bad_batch_index() -> None:
+    win = make_windows(_image_episodes(2, 3), obs_horizon=2, action_horizon=2)
+    for bad in ([0, 6], [-1], np.array([2, 100])):
+        with pytest.raises(IndexError, match=r"out of range: valid range is \[0, 6\)"):
+            win.batch(bad)
+    with pytest.raises(TypeError, match="1-D int array"):
+        win.batch(np.array([0.5]))
+    with pytest.raises(TypeError, match=r"wrap a single index as \[i\]"):
+        win.batch(3)
+
+
+def test_windows_constructor_checks_rows() -> None:
+    frames = {"state": np.zeros((4, 2), np.float32)}
+    with pytest.raises(ValueError, match=r"state: expected 5 rows"):
+        Windows(frames, np.zeros((5, 1)), [2, 3])
+    with pytest.raises(ValueError, match="one label per episode"):
+        Windows(frames, np.zeros((4, 1)), [2, 2], episode_indices=[0])
+    with pytest.raises(ValueError, match=r"actions: expected \(F, Da\)"):
+        Windows(frames, np.zeros(4), [2, 2])
 
 
 # ---------------------------------------------------------------- video + atomic helpers

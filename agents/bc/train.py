@@ -15,9 +15,9 @@ from dataset import DemoDataset
 def demo_arrays(data: DemoDataset, obs_keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """All (observation, action) frames: obs (N, Do) float32, actions (N, Da) float32."""
     windows = data.windows(obs_horizon=1, action_horizon=1, keys=obs_keys)
-    obs = np.concatenate(
-        [windows.observations[k][:, 0].reshape(len(windows.actions), -1) for k in obs_keys], axis=1)
-    return obs.astype(np.float32), windows.actions[:, 0].astype(np.float32)
+    n = len(windows)
+    obs = np.concatenate([windows.current_obs(k).reshape(n, -1) for k in obs_keys], axis=1)
+    return obs.astype(np.float32), windows.actions.astype(np.float32)
 
 
 def train_bc(
