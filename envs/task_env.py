@@ -1,26 +1,44 @@
 """A Gymnasium env composed of a backend-neutral Task and a backend-specific Scene."""
 
+import copy
 import inspect
 import logging
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.cameras import CameraParams, depth_to_pointcloud
-from envs.contracts import Scene, Task
+from envs.cameras import CameraParams
+from envs.contracts import Scene, SceneState, Task
 from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError
 from envs.randomization import Randomization
 from envs.scenes import scene_class
+from envs.sensors import SENSORS, Sensor, find_sensor
 
 logger = logging.getLogger(__name__)
 
-SENSORS = ("rgb", "depth", "segmentation", "pointcloud")
-OBS_MODES = ("state", "proprio", *SENSORS)  # camera sensors combine with "+", e.g. "rgb+depth"
 RENDER_MODES = ("rgb_array",)
 MAX_IMAGE_SIZE = 640  # the scenes' offscreen framebuffer
+
+
+@dataclass(frozen=True)
+class EnvState:
+    """Everything :meth:`TaskEnv.set_state` needs to continue an episode exactly from one instant.
+
+    The scene's dynamic state, the step count, actions still in the latency queue, the task's
+    per-episode memory and the env's random generator (observation noise draws from it). Model
+    parameters (a domain-randomization draw) are not included: restore within the same episode.
+    """
+
+    scene: SceneState
+    t: int
+    needs_reset: bool
+    pending: tuple[np.ndarray, ...]
+    task_memory: dict[str, Any]
+    rng: dict[str, Any]
 
 
 class TaskEnv(gym.Env):
@@ -28,14 +46,18 @@ class TaskEnv(gym.Env):
 
     Observations (the key convention shared by sim, real robot, perception and datasets):
     ``obs_mode="state"`` gives the privileged state vector (a Box). Every other mode gives a dict
-    with ``"state"`` (privileged, for experts and relabelling), ``"proprio"`` (robot-only) and,
-    per camera ``<cam>``, the requested sensors: ``"<cam>_rgb"`` (H, W, 3) uint8,
-    ``"<cam>_depth"`` (H, W) float32 metres, ``"<cam>_segmentation"`` (H, W) uint8 label ids
+    with ``"state"`` (privileged, for experts and relabelling; left out when
+    ``privileged_state=False``), ``"proprio"`` (robot-only) and the sensors that ``obs_mode`` names
+    (``envs/sensors.py``), camera sensors once per camera ``<cam>``: ``"<cam>_rgb"`` (H, W, 3)
+    uint8, ``"<cam>_depth"`` (H, W) float32 metres, ``"<cam>_segmentation"`` (H, W) uint8 label ids
     (see ``segmentation_labels``) and ``"<cam>_pointcloud"`` (H * W, 3) float32 world-frame points.
     ``camera_params(cam)`` gives each camera's intrinsics and extrinsics (``envs/cameras.py``).
 
-    Actions are normalized float32 in [-1, 1], or an integer for tasks with a discrete action
-    table (``Discrete(n)``), e.g. CartPole.
+    Actions are normalized float32 in [-1, 1] (values outside are clipped), or an integer for
+    tasks with a discrete action table (``Discrete(n)``), e.g. CartPole.
+
+    ``get_state`` / ``set_state`` snapshot and restore an episode (for planning over the
+    simulator); restoring then replaying the same actions reproduces the trajectory exactly.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 20}
@@ -46,6 +68,7 @@ class TaskEnv(gym.Env):
         scene: Scene,
         *,
         obs_mode: str = "state",
+        privileged_state: bool = True,
         render_mode: str | None = None,
         horizon: int = 150,
         image_size: int = 96,
@@ -54,7 +77,7 @@ class TaskEnv(gym.Env):
         render_camera: str | None = None,
         randomization: dict | Randomization | None = None,
     ) -> None:
-        self.sensors = _parse_obs_mode(obs_mode)
+        self.sensors = _parse_obs_mode(obs_mode, privileged_state)
         if render_mode is not None:
             _check_choice("render_mode", render_mode, RENDER_MODES)
         if not isinstance(horizon, int) or horizon < 1:
@@ -70,15 +93,17 @@ class TaskEnv(gym.Env):
         _check_choice("render_camera", self.render_camera, scene.cameras)
         self.obs_mode, self.render_mode = obs_mode, render_mode
         self._state_only = obs_mode == "state"
-        self._modalities = tuple(m for m in ("rgb", "depth", "segmentation") if m in self.sensors
-                                 or (m == "depth" and "pointcloud" in self.sensors))
+        self._vector_sensors = [s for s in self.sensors if not s.per_camera]
+        self._camera_sensors = [s for s in self.sensors if s.per_camera]
+        self._modalities = tuple(m for m in ("rgb", "depth", "segmentation")
+                                 if any(m in s.renders for s in self._camera_sensors))
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.randomization = Randomization.from_dict(randomization)
         self._plain_state = self._state_only and not self.randomization.obs_noise  # fast path
         self.randomization_sample = None  # this episode's draw, when randomization is on
         self.metadata = {**self.metadata, "render_fps": round(1.0 / scene.control_dt)}
-        self._survival = bool(getattr(task, "success_at_horizon", False))
-        self._action_table = getattr(task, "action_table", None)
+        self._survival = bool(task.success_at_horizon)
+        self._action_table = task.action_table
         if self._action_table is not None:
             self._action_table = np.asarray(self._action_table, np.float32)
             self.action_space = spaces.Discrete(len(self._action_table))
@@ -101,23 +126,11 @@ class TaskEnv(gym.Env):
         return self.scene.camera_params(camera, self.image_size, self.image_size)
 
     def _make_observation_space(self) -> spaces.Space:
-        state = spaces.Box(-np.inf, np.inf, (len(self.task.state_names),), np.float32)
         if self._state_only:
-            return state
-        s = self.image_size
-        items: dict[str, spaces.Space] = {
-            "state": state,
-            "proprio": spaces.Box(-np.inf, np.inf, (len(self.task.proprio_names),), np.float32),
-        }
+            return SENSORS["state"].space(self)
+        items = {s.name: s.space(self) for s in self._vector_sensors}
         for cam in self.cameras:
-            if "rgb" in self.sensors:
-                items[f"{cam}_rgb"] = spaces.Box(0, 255, (s, s, 3), np.uint8)
-            if "depth" in self.sensors:
-                items[f"{cam}_depth"] = spaces.Box(0.0, self.scene.far, (s, s), np.float32)
-            if "segmentation" in self.sensors:
-                items[f"{cam}_segmentation"] = spaces.Box(0, len(self.scene.labels), (s, s), np.uint8)
-            if "pointcloud" in self.sensors:
-                items[f"{cam}_pointcloud"] = spaces.Box(-np.inf, np.inf, (s * s, 3), np.float32)
+            items.update({f"{cam}_{s.name}": s.space(self) for s in self._camera_sensors})
         return spaces.Dict(items)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -129,6 +142,7 @@ class TaskEnv(gym.Env):
                 self.np_random, self.scene.labels, self.scene.nominal_camera_poses())
             self.scene.randomize(self.randomization_sample)
         self.scene.reset(layout)
+        self.task.start_episode(layout)
         self._pending = deque(np.zeros(self._action_shape, np.float32)
                               for _ in range(self.randomization.action_latency))
         self._t, self._needs_reset = 0, False
@@ -166,6 +180,27 @@ class TaskEnv(gym.Env):
         obs = self.task.state_vector(state) if self._plain_state else self._observe(state)
         return obs, sum(terms.values()), terminated, truncated, info
 
+    def get_state(self) -> EnvState:
+        """Snapshot of the episode so far (see :class:`EnvState`)."""
+        return EnvState(self.scene.get_state(), self._t, self._needs_reset,
+                        tuple(a.copy() for a in self._pending), copy.deepcopy(self.task.memory),
+                        copy.deepcopy(self.np_random.bit_generator.state))
+
+    def set_state(self, state: EnvState) -> Any:
+        """Continue from ``state`` (from :meth:`get_state` of this env); returns its observation."""
+        if not isinstance(state, EnvState):
+            raise TypeError(f"set_state expects the EnvState from this env's get_state(), got "
+                            f"{type(state).__name__}")
+        self.scene.set_state(state.scene)
+        self._t, self._needs_reset = state.t, state.needs_reset
+        self._pending = deque(a.copy() for a in state.pending)
+        self.task.memory = copy.deepcopy(state.task_memory)
+        self.np_random.bit_generator.state = copy.deepcopy(state.rng)
+        obs = self._observe(self.scene.read())
+        # Observation noise must not advance the generator: stepping on replays the original.
+        self.np_random.bit_generator.state = copy.deepcopy(state.rng)
+        return obs
+
     def _check_action(self, action: Any) -> np.ndarray:
         if self._action_table is not None:
             return self._check_discrete(action)
@@ -189,20 +224,20 @@ class TaskEnv(gym.Env):
         if a.shape not in ((), (1,)) or not np.issubdtype(a.dtype, np.integer) or not 0 <= int(a) < n:
             raise InvalidActionError(
                 f"action {action!r} is not valid for {self.action_space}: expected one integer in "
-                f"[0, {n - 1}] ({', '.join(getattr(self.task, 'action_names', ()))})")
+                f"[0, {n - 1}] ({', '.join(self.task.action_names)})")
         return self._action_table[int(a)]
 
-    def _observe(self, state: Any) -> Any:
-        vec = self.task.state_vector(state)
+    def add_obs_noise(self, vector: np.ndarray) -> np.ndarray:
+        """``vector`` plus this episode's observation noise (``randomization.obs_noise``), if any."""
         noise = self.randomization.obs_noise
-        if noise:
-            vec = vec + self.np_random.normal(0.0, noise, vec.shape).astype(np.float32)
+        if not noise:
+            return vector
+        return vector + self.np_random.normal(0.0, noise, vector.shape).astype(np.float32)
+
+    def _observe(self, state: Any) -> Any:
         if self._state_only:
-            return vec
-        proprio = self.task.proprio_vector(state)
-        if noise:
-            proprio = proprio + self.np_random.normal(0.0, noise, proprio.shape).astype(np.float32)
-        obs: dict[str, np.ndarray] = {"state": vec, "proprio": proprio}
+            return self.add_obs_noise(self.task.state_vector(state))
+        obs = {s.name: s.read(self, state, None, {}) for s in self._vector_sensors}
         s = self.image_size
         for cam in self.cameras:
             images = self.scene.render(cam, s, s, self._modalities) if self._modalities else {}
@@ -210,13 +245,8 @@ class TaskEnv(gym.Env):
                 noisy = images["depth"] + self.np_random.normal(
                     0.0, self.randomization.depth_noise, images["depth"].shape)
                 images["depth"] = np.clip(noisy, 0.0, self.scene.far).astype(np.float32)
-            for sensor in ("rgb", "depth", "segmentation"):
-                if sensor in self.sensors:
-                    obs[f"{cam}_{sensor}"] = images[sensor]
-            if "pointcloud" in self.sensors:
-                p = self.scene.camera_params(cam, s, s)
-                obs[f"{cam}_pointcloud"] = depth_to_pointcloud(images["depth"], p.intrinsics,
-                                                               p.extrinsics)
+            for sensor in self._camera_sensors:
+                obs[f"{cam}_{sensor.name}"] = sensor.read(self, state, cam, images)
         return obs
 
     def render(self) -> np.ndarray | None:
@@ -236,16 +266,23 @@ def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
         raise EnvConfigError(f"{name}={value!r} is not supported; valid choices: {list(allowed)}")
 
 
-def _parse_obs_mode(obs_mode: str) -> tuple[str, ...]:
-    if obs_mode in ("state", "proprio"):
-        return ()
-    parts = tuple(str(obs_mode).split("+"))
-    bad = [p for p in parts if p not in SENSORS]
-    if bad or len(set(parts)) != len(parts):
+def _parse_obs_mode(obs_mode: str, privileged_state: bool) -> list[Sensor]:
+    """The sensors an obs_mode names: ``"state"`` alone, or registered sensor names joined by '+'."""
+    if not isinstance(privileged_state, bool):
+        raise EnvConfigError(f"privileged_state must be True or False, got {privileged_state!r}")
+    if obs_mode == "state":
+        if not privileged_state:
+            raise EnvConfigError("obs_mode='state' is the privileged state itself; with "
+                                 "privileged_state=False pick 'proprio' or camera sensors, e.g. 'rgb'")
+        return [SENSORS["state"]]
+    parts = str(obs_mode).split("+")
+    if any(p not in SENSORS or p == "state" for p in parts) or len(set(parts)) != len(parts):
         raise EnvConfigError(
-            f"obs_mode={obs_mode!r} is not supported; valid choices: {list(OBS_MODES)}, or camera "
-            f"sensors {list(SENSORS)} joined with '+', e.g. 'rgb+depth'")
-    return parts
+            f"obs_mode={obs_mode!r} is not supported; valid choices: 'state', 'proprio', or "
+            f"registered sensors {sorted(set(SENSORS) - {'state', 'proprio'})} joined with '+', "
+            "e.g. 'rgb+depth' (envs/sensors.py registers more)")
+    vectors = ["state", "proprio"] if privileged_state else ["proprio"]
+    return [find_sensor(n) for n in vectors] + [find_sensor(p) for p in parts if p not in vectors]
 
 
 def _parse_cameras(cameras: Any, available: tuple[str, ...]) -> tuple[str, ...]:

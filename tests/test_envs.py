@@ -154,7 +154,7 @@ def test_out_of_range_actions_are_clipped_to_the_box() -> None:
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(EnvConfigError, match="PushCube-v0"):
         envs.make("roboloop/PushCub-v0")
-    with pytest.raises(EnvConfigError, match=r"\['state', 'proprio', 'rgb', .*joined with '\+'"):
+    with pytest.raises(EnvConfigError, match=r"registered sensors \['depth', .*'rgb'.*joined with '\+'"):
         gym.make(PUSH_CUBE, obs_mode="rgbd")
     with pytest.raises(EnvConfigError, match=r"valid choices: \['top', 'front'\]"):
         gym.make(PUSH_CUBE, obs_mode="rgb", cameras=["top", "side"])

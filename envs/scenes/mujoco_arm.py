@@ -109,6 +109,8 @@ def scene_xml(name: str, cameras: Sequence[CameraSpec], objects: str = "") -> st
 class MujocoArmScene(MujocoScene):
     """The arm's actuation and reading; a task scene adds objects, ``reset`` and ``read``."""
 
+    dynamic_attrs = ("controller",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, xml: str, camera_specs: tuple[CameraSpec, ...], labels: tuple[str, ...],
                  control_mode: str, gripper: bool, frame_skip: int) -> None:
         self.controller = arm.ArmController(control_mode, gripper)

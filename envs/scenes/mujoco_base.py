@@ -12,11 +12,14 @@ import mujoco
 import numpy as np
 
 from envs.cameras import CameraParams, CameraSpec, intrinsics
+from envs.contracts import SceneState
 from envs.errors import EnvConfigError
 from envs.randomization import SURFACES, EpisodeRandomization
+from envs.scenes.snapshot import python_state, restore_python_state
 
 # Warnings after which MuJoCo has reset or corrupted the state (it resets on BADQACC/QPOS/QVEL).
 _WARNING_NAMES = [n for n in mujoco.mjtWarning.__members__ if n != "mjNWARNING"]
+_SNAPSHOT = mujoco.mjtState.mjSTATE_INTEGRATION  # physics + controls, mocap, warm start
 _CV_TO_MJ = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes <-> MuJoCo's (y up, looking down -z)
 MODALITIES = ("rgb", "depth", "segmentation")
 OFFSCREEN_SIZE = 640  # px: the offscreen framebuffer, the largest image a scene renders
@@ -28,7 +31,15 @@ VISUAL_XML = f"""<visual>
 
 
 class MujocoScene:
-    """Owns ``MjModel``/``MjData``; subclasses add named accessors, ``reset`` and ``read``."""
+    """Owns ``MjModel``/``MjData``; subclasses add named accessors, ``reset`` and ``read``.
+
+    ``model`` and ``data`` are public: code beside the env (a raw-physics loop, a viewer) may read
+    them. Subclasses name their Python-side episode state in ``dynamic_attrs`` (for snapshots).
+    """
+
+    model: mujoco.MjModel
+    data: mujoco.MjData
+    dynamic_attrs: tuple[str, ...] = ()
 
     def __init__(self, model: mujoco.MjModel, frame_skip: int, camera_specs: tuple[CameraSpec, ...],
                  labels: tuple[str, ...]) -> None:
@@ -172,6 +183,18 @@ class MujocoScene:
     def nominal_camera_poses(self) -> dict[str, np.ndarray]:
         """Camera-to-world poses (OpenCV axes) as built, before any jitter."""
         return {name: spec.pose() for name, spec in self.camera_specs.items()}
+
+    def get_state(self) -> SceneState:
+        """The integration state (``mj_getState``) and the Python-side ``dynamic_attrs``."""
+        physics = np.empty(mujoco.mj_stateSize(self.model, _SNAPSHOT))
+        mujoco.mj_getState(self.model, self.data, physics, _SNAPSHOT)
+        return SceneState(id(self), physics, python_state(self))
+
+    def set_state(self, state: SceneState) -> None:
+        """Restore :meth:`get_state`'s snapshot; derived quantities are recomputed for reading."""
+        restore_python_state(self, state)
+        mujoco.mj_setState(self.model, self.data, state.physics, _SNAPSHOT)
+        mujoco.mj_forward(self.model, self.data)
 
     def close(self) -> None:
         """Free GL contexts now rather than at interpreter exit."""

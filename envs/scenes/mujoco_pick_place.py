@@ -33,6 +33,8 @@ OBJECTS = f"""
 class MujocoPickPlaceScene(MujocoArmScene):
     """Named accessors over the PickPlace model; 20 Hz control (10 physics steps of 5 ms)."""
 
+    dynamic_attrs = ("_target",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, control_mode: str = "ee_delta", frame_skip: int = 10) -> None:
         super().__init__(scene_xml("pick_place", CAMERAS, OBJECTS), CAMERAS, LABELS, control_mode,
                          gripper=True, frame_skip=frame_skip)

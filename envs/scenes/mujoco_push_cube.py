@@ -31,6 +31,8 @@ XML = pusher_scene_xml("push_cube", CAMERAS, table_half=0.4, pusher_radius=PUSHE
 class MujocoPushCubeScene(MujocoPusherScene):
     """Named accessors over the PushCube model; 20 Hz control (10 physics steps of 5 ms)."""
 
+    dynamic_attrs = ("_goal",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, frame_skip: int = 10) -> None:
         super().__init__(XML, frame_skip, CAMERAS, LABELS, object_joint="cube")
         self._goal = (0.0, 0.0)

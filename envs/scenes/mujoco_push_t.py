@@ -61,6 +61,8 @@ XML = pusher_scene_xml(
 class MujocoPushTScene(MujocoPusherScene):
     """Named accessors over the PushT model; 20 Hz control (10 physics steps of 5 ms)."""
 
+    dynamic_attrs = ("_goal",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, frame_skip: int = 10) -> None:
         super().__init__(XML, frame_skip, CAMERAS, LABELS, object_joint="block")
         self._goal = (0.0, 0.0, 0.0)

@@ -17,6 +17,8 @@ def targets_xml(names: tuple[str, ...], rgba: str = "0.2 0.8 0.2 0.6") -> str:
 class MujocoReachScene(MujocoArmScene):
     """Named accessors over the Reach model; subclasses with other ``TARGETS`` reuse it."""
 
+    dynamic_attrs = ("_targets",)  # changed by reset/step (copied by get_state)
+
     TARGETS, CAMERAS, LABELS, MODEL = reach.TARGETS, reach.CAMERAS, reach.LABELS, "reach"
 
     def __init__(self, control_mode: str = "ee_delta", frame_skip: int = 10) -> None:

@@ -66,6 +66,8 @@ def arm_urdf() -> str:
 class PybulletArmScene(PybulletScene):
     """Table and arm in this scene's own client; a task scene adds objects, ``reset`` and ``read``."""
 
+    dynamic_attrs = ("controller", "_arm_states")  # changed by reset/step (copied by get_state)
+
     def __init__(self, camera_specs: tuple[CameraSpec, ...], labels: tuple[str, ...],
                  control_mode: str, gripper: bool, frame_skip: int) -> None:
         self.controller = arm.ArmController(control_mode, gripper)
@@ -121,7 +123,7 @@ class PybulletArmScene(PybulletScene):
             self.client.resetJointState(self.arm, joint, value, 0.0)
         self.controller.reset(tuple(q), finger)
         self._command(values)
-        self._arm_states = pb.getJointStates(self.arm, self._joints, physicsClientId=self.cid)
+        self._arm_states = self.client.getJointStates(self.arm, self._joints)
 
     def forget_contacts(self, body: int) -> None:
         """Drop ``body``'s cached contacts with the table and arm (call after teleporting it).
@@ -137,9 +139,9 @@ class PybulletArmScene(PybulletScene):
             c.setCollisionFilterPair(body, other, -1, link, 1)
 
     def _command(self, targets: Sequence[float]) -> None:
-        pb.setJointMotorControlArray(self.arm, self._joints, pb.POSITION_CONTROL, targetPositions=targets,
-                                     forces=self._forces, positionGains=self._kp,
-                                     velocityGains=self._kv, physicsClientId=self.cid)
+        self.client.setJointMotorControlArray(
+            self.arm, self._joints, pb.POSITION_CONTROL, targetPositions=targets, forces=self._forces,
+            positionGains=self._kp, velocityGains=self._kv)
 
     def apply_action(self, action: np.ndarray) -> None:
         """Move the servo targets by the action (``ArmController``)."""
@@ -148,7 +150,7 @@ class PybulletArmScene(PybulletScene):
 
     def check_blow_up(self) -> str | None:
         """Read the arm's joints (kept for :meth:`read_arm`) and check them, then the other bodies."""
-        self._arm_states = states = pb.getJointStates(self.arm, self._joints, physicsClientId=self.cid)
+        self._arm_states = states = self.client.getJointStates(self.arm, self._joints)
         fast = BLOW_UP_JOINT_SPEED
         for q, qd, *_ in states:
             if not (-fast < qd < fast and -_HUGE < q < _HUGE):  # also False for NaN

@@ -7,10 +7,10 @@ MuJoCo scene, so images line up across backends; rendering uses TinyRenderer (no
 """
 
 import math
+import weakref
 
 import numpy as np
 import pybullet as pb
-from pybullet_utils.bullet_client import BulletClient
 
 from envs.cameras import (
     CameraParams,
@@ -20,8 +20,11 @@ from envs.cameras import (
     opengl_projection_matrix,
     opengl_view_matrix,
 )
+from envs.contracts import SceneState
 from envs.errors import EnvConfigError
 from envs.randomization import SURFACES, EpisodeRandomization
+from envs.scenes.bullet_client import BulletClient
+from envs.scenes.snapshot import python_state, restore_python_state
 
 TIMESTEP = 0.005  # physics step, as the MuJoCo scenes
 BLOW_UP_SPEED = 50.0  # m/s: no body in these scenes can legitimately move this fast
@@ -29,10 +32,29 @@ BLOW_UP_JOINT_SPEED = 1000.0  # rad/s or m/s at any joint: likewise
 AMBIENT, DIFFUSE = 0.6, 0.35  # TinyRenderer lighting coefficients at light multiplier 1
 
 
+class SavedBulletState:
+    """A state saved in a PyBullet server (``saveState``), removed from it when garbage-collected."""
+
+    def __init__(self, client: BulletClient) -> None:
+        self.id = client.saveState()
+        weakref.finalize(self, _remove_state, client, self.id)
+
+
+def _remove_state(client: BulletClient, state_id: int) -> None:
+    if client.connected:
+        client.removeState(state_id)
+
+
 class PybulletScene:
-    """Owns a DIRECT-mode physics server; subclasses add bodies, ``reset``, ``read``, actions."""
+    """Owns a DIRECT-mode physics server; subclasses add bodies, ``reset``, ``read``, actions.
+
+    ``client`` is public (one :class:`BulletClient` per scene) and every simulator call goes
+    through it. Subclasses name their Python-side episode state in ``dynamic_attrs`` (snapshots).
+    """
 
     action_dim: int
+    client: BulletClient
+    dynamic_attrs: tuple[str, ...] = ()
 
     def __init__(self, frame_skip: int, camera_specs: tuple[CameraSpec, ...],
                  labels: tuple[str, ...]) -> None:
@@ -50,10 +72,7 @@ class PybulletScene:
         self._link_labels: dict[tuple[int, int], str] = {}
         self._moving: list[tuple[int, bool, list[int]]] = []  # (body, free base?, movable joints)
         self._nominal: dict[tuple[int, int], dict] = {}
-        self.client = BulletClient(connection_mode=pb.DIRECT)
-        # Hot paths call pybullet directly with this id: every ``self.client.<fn>`` access builds a
-        # new functools.partial (BulletClient.__getattr__), ~1 us each.
-        self.cid = self.client._client
+        self.client = BulletClient()
         self.client.setTimeStep(TIMESTEP)
         self.client.setGravity(0, 0, -9.81)
 
@@ -82,24 +101,24 @@ class PybulletScene:
     def step(self, action: np.ndarray) -> str | None:
         """Apply a normalized action, run ``frame_skip`` physics steps, report a blow-up."""
         self.apply_action(action)
-        step, cid = pb.stepSimulation, self.cid
+        step = self.client.stepSimulation
         for _ in range(self.frame_skip):
-            step(physicsClientId=cid)
+            step()
         return self.check_blow_up()
 
     def check_blow_up(self) -> str | None:
         """Describe the first labelled moving body whose state is non-finite or implausibly fast."""
-        cid = self.cid
+        c = self.client
         for body, free_base, joints in self._moving:
             if free_base:
                 # Velocities alone: a diverging position always comes with a diverging velocity.
-                lin, ang = pb.getBaseVelocity(body, physicsClientId=cid)
+                lin, ang = c.getBaseVelocity(body)
                 if not all(math.isfinite(v) for v in (*lin, *ang)) or max(map(abs, lin)) > BLOW_UP_SPEED:
-                    pos, _ = pb.getBasePositionAndOrientation(body, physicsClientId=cid)
+                    pos, _ = c.getBasePositionAndOrientation(body)
                     return (f"PyBullet {self._body_labels[body]} state diverged: position {pos}, "
                             f"velocity {lin}")
             if joints:
-                for joint, (q, qd, *_) in zip(joints, pb.getJointStates(body, joints, physicsClientId=cid),
+                for joint, (q, qd, *_) in zip(joints, c.getJointStates(body, joints),
                                               strict=True):
                     if not (math.isfinite(q) and math.isfinite(qd)) or abs(qd) > BLOW_UP_JOINT_SPEED:
                         return (f"PyBullet {self._body_labels[body]} joint {joint} diverged: "
@@ -186,6 +205,15 @@ class PybulletScene:
         self._light = sample.light
         self._poses = {name: sample.camera_poses.get(name, spec.pose())
                        for name, spec in self.camera_specs.items()}
+
+    def get_state(self) -> SceneState:
+        """A state saved in the server (bodies, joints, contacts) and the ``dynamic_attrs``."""
+        return SceneState(id(self), SavedBulletState(self.client), python_state(self))
+
+    def set_state(self, state: SceneState) -> None:
+        """Restore :meth:`get_state`'s snapshot (``restoreState``: contacts included, so exact)."""
+        restore_python_state(self, state)
+        self.client.restoreState(stateId=state.physics.id)
 
     def close(self) -> None:
         """Disconnect this scene's physics server."""

@@ -29,6 +29,8 @@ CART, POLE = 0, 1  # joint (= link) indices
 class PybulletCartPoleScene(PybulletScene):
     """Named accessors over the cart-pole multibody (DIRECT mode, no GL needed)."""
 
+    dynamic_attrs = ("_stepped", "_force")  # changed by reset/step (copied by get_state)
+
     action_dim = 1
 
     def __init__(self, frame_skip: int = 4) -> None:
@@ -89,11 +91,11 @@ class PybulletCartPoleScene(PybulletScene):
         the blow-up check are handed to the next :meth:`read` (one ``getJointStates`` per step).
         """
         self.apply_action(action)
-        cid, body, force = self.cid, self.body, self._force
-        control, step, torque = pb.setJointMotorControl2, pb.stepSimulation, pb.TORQUE_CONTROL
+        c, body, force = self.client, self.body, self._force
+        control, step, torque = c.setJointMotorControl2, c.stepSimulation, pb.TORQUE_CONTROL
         for _ in range(self.frame_skip):
-            control(body, CART, torque, force=force, physicsClientId=cid)
-            step(physicsClientId=cid)
+            control(body, CART, torque, force=force)
+            step()
         self._stepped = s = self._read_joints()
         speed = max(abs(s.cart_vx), abs(s.pole_angular_velocity))
         if all(map(math.isfinite, s)) and speed <= BLOW_UP_JOINT_SPEED:  # False for NaN too
@@ -106,5 +108,5 @@ class PybulletCartPoleScene(PybulletScene):
         return state if state is not None else self._read_joints()
 
     def _read_joints(self) -> CartPoleState:
-        (x, vx, *_), (a, va, *_) = pb.getJointStates(self.body, (CART, POLE), physicsClientId=self.cid)
+        (x, vx, *_), (a, va, *_) = self.client.getJointStates(self.body, (CART, POLE))
         return CartPoleState(x, vx, a, va)

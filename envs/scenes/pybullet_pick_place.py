@@ -27,6 +27,8 @@ from envs.tasks.pick_place import (
 class PybulletPickPlaceScene(PybulletArmScene):
     """Named accessors over the PickPlace world in PyBullet (DIRECT mode, no GL needed)."""
 
+    dynamic_attrs = ("_target", "_cube_velocity")  # changed by reset/step (copied by get_state)
+
     def __init__(self, control_mode: str = "ee_delta", frame_skip: int = 10) -> None:
         super().__init__(CAMERAS, LABELS, control_mode, gripper=True, frame_skip=frame_skip)
         c, box = self.client, [CUBE_HALF] * 3
@@ -58,7 +60,7 @@ class PybulletPickPlaceScene(PybulletArmScene):
         """The arm's check, then the cube's velocity (read once here, reused by :meth:`read`)."""
         problem = super().check_blow_up()
         if problem is None:
-            v = self._cube_velocity = pb.getBaseVelocity(self.cube, physicsClientId=self.cid)[0]
+            v = self._cube_velocity = self.client.getBaseVelocity(self.cube)[0]
             if not (-BLOW_UP_SPEED < v[0] < BLOW_UP_SPEED and -BLOW_UP_SPEED < v[1] < BLOW_UP_SPEED
                     and -BLOW_UP_SPEED < v[2] < BLOW_UP_SPEED):  # also False for NaN
                 return f"PyBullet cube state diverged: velocity {v}"
@@ -67,7 +69,7 @@ class PybulletPickPlaceScene(PybulletArmScene):
     def read(self) -> PickPlaceState:
         """Arm and finger joints, TCP (forward kinematics), cube pose and velocity, target."""
         q, qd, fingers = self.read_arm()
-        cube, (qx, qy, qz, qw) = pb.getBasePositionAndOrientation(self.cube, physicsClientId=self.cid)
+        cube, (qx, qy, qz, qw) = self.client.getBasePositionAndOrientation(self.cube)
         velocity = self._cube_velocity
         yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
         return PickPlaceState(q, qd, fingers, arm.forward(q), cube, yaw, velocity, self._target)

@@ -27,6 +27,8 @@ FRICTION = 1.0
 class PybulletPushCubeScene(PybulletPusherScene):
     """Named accessors over the PushCube world in PyBullet (DIRECT mode, no GL needed)."""
 
+    dynamic_attrs = ("_goal",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, frame_skip: int = 10) -> None:
         super().__init__(frame_skip, CAMERAS, LABELS, MAX_SPEED, PUSHER_RANGE)
         c = self.client

@@ -47,6 +47,8 @@ def t_inertia() -> list[float]:
 class PybulletPushTScene(PybulletPusherScene):
     """Named accessors over the PushT world in PyBullet (DIRECT mode, no GL needed)."""
 
+    dynamic_attrs = ("_goal",)  # changed by reset/step (copied by get_state)
+
     def __init__(self, frame_skip: int = 10) -> None:
         super().__init__(frame_skip, CAMERAS, LABELS, MAX_SPEED, PUSHER_RANGE)
         self._build()

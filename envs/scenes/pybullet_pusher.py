@@ -23,6 +23,8 @@ PUSHER_Z = 0.03  # height of the cylinder's centre (it is 0.06 tall: it stands o
 class PybulletPusherScene(PybulletScene):
     """A pusher and one free object; ``max_speed`` and ``pusher_range`` come from the task."""
 
+    dynamic_attrs = ("_pusher", "_object")  # changed by reset/step (copied by get_state)
+
     action_dim = 2
     object: int  # the pushed body, built by the subclass
 
@@ -63,16 +65,15 @@ class PybulletPusherScene(PybulletScene):
             tx = 0.0
         if (y >= r and ty > 0) or (y <= -r and ty < 0):
             ty = 0.0
-        pb.setJointMotorControlArray(self.pusher, (0, 1), pb.VELOCITY_CONTROL, targetVelocities=(tx, ty),
-                                     forces=(MAX_FORCE, MAX_FORCE), physicsClientId=self.cid)
+        self.client.setJointMotorControlArray(self.pusher, (0, 1), pb.VELOCITY_CONTROL,
+                                              targetVelocities=(tx, ty), forces=(MAX_FORCE, MAX_FORCE))
 
     def check_blow_up(self) -> str | None:
         """Read the pusher and the object once (kept for the task state), and check them."""
-        cid = self.cid
-        (px, vx, *_), (py, vy, *_) = pb.getJointStates(self.pusher, (0, 1), physicsClientId=cid)
+        (px, vx, *_), (py, vy, *_) = self.client.getJointStates(self.pusher, (0, 1))
         self._pusher = (px, py, vx, vy)
-        self._object = pb.getBasePositionAndOrientation(self.object, physicsClientId=cid)
-        (lx, ly, lz), _ = pb.getBaseVelocity(self.object, physicsClientId=cid)
+        self._object = self.client.getBasePositionAndOrientation(self.object)
+        (lx, ly, lz), _ = self.client.getBaseVelocity(self.object)
         fast, jfast = BLOW_UP_SPEED, BLOW_UP_JOINT_SPEED
         if not (-jfast < vx < jfast and -jfast < vy < jfast and math.isfinite(px + py)):
             return f"PyBullet pusher state diverged: position {(px, py)}, velocity {(vx, vy)}"
@@ -83,7 +84,7 @@ class PybulletPusherScene(PybulletScene):
 
     def after_reset(self) -> None:
         """Read the object's pose after a reset (the pusher's is known), for the first state."""
-        self._object = pb.getBasePositionAndOrientation(self.object, physicsClientId=self.cid)
+        self._object = self.client.getBasePositionAndOrientation(self.object)
 
     def pusher_state(self) -> tuple[float, float, float, float]:
         """Pusher x, y, vx, vy after the last step or reset."""

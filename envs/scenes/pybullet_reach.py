@@ -11,6 +11,8 @@ from envs.tasks.reach import ReachLayout, ReachState
 class PybulletReachScene(PybulletArmScene):
     """Named accessors over the Reach world; subclasses with other ``TARGETS`` reuse it."""
 
+    dynamic_attrs = ("_targets",)  # changed by reset/step (copied by get_state)
+
     TARGETS, CAMERAS, LABELS = reach.TARGETS, reach.CAMERAS, reach.LABELS
 
     def __init__(self, control_mode: str = "ee_delta", frame_skip: int = 10) -> None:

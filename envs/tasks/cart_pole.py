@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
+from envs.contracts import TaskBase
 
 CART_MASS = 1.0  # kg
 POLE_MASS = 0.1  # kg
@@ -56,7 +57,7 @@ class CartPoleState(NamedTuple):
     pole_angular_velocity: float
 
 
-class CartPoleTask:
+class CartPoleTask(TaskBase):
     """Classic CartPole: +1 per step while balanced; discrete pushes; survival is success."""
 
     state_names = ("cart_x", "cart_vx", "pole_angle", "pole_angular_velocity")

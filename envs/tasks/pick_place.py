@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
+from envs.contracts import TaskBase
 from envs.robots import arm
 from envs.tasks.reach import EE_NAMES, JOINT_NAMES, sample_start
 
@@ -80,7 +81,7 @@ def placed(s: PickPlaceState) -> bool:
             and vx * vx + vy * vy + vz * vz < REST_SPEED * REST_SPEED)
 
 
-class PickPlaceTask:
+class PickPlaceTask(TaskBase):
     """Initial distribution, observations, reward and success of PickPlace."""
 
     state_names = (*JOINT_NAMES, "finger_left", "finger_right", *EE_NAMES,

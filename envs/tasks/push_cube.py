@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
+from envs.contracts import TaskBase
 
 CUBE_HALF = 0.025  # cube half edge
 PUSHER_RADIUS = 0.015
@@ -60,7 +61,7 @@ class PushCubeState(NamedTuple):
     goal_y: float
 
 
-class PushCubeTask:
+class PushCubeTask(TaskBase):
     """Initial distribution, observations, reward and success of PushCube."""
 
     state_names = (

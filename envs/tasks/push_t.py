@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
+from envs.contracts import TaskBase
 
 BAR = (0.12, 0.03)  # the T's top bar: length along its x, width along its y (m)
 STEM = (0.03, 0.09)  # the stem under the bar's middle: width along x, length along y (m)
@@ -85,7 +86,7 @@ class PushTState(NamedTuple):
     goal_yaw: float
 
 
-class PushTTask:
+class PushTTask(TaskBase):
     """Initial distribution, observations, reward and success of PushT."""
 
     state_names = (
@@ -98,6 +99,7 @@ class PushTTask:
     proprio_names = ("pusher_x", "pusher_y", "pusher_vx", "pusher_vy")
 
     def __init__(self) -> None:
+        super().__init__()
         # The last coverage computed and the poses it was for: a block at rest (most steps of a
         # random policy) skips the clipping, which costs ~18 us when the T's overlap.
         self._cached: tuple[tuple[float, ...], float] = ((math.inf,) * 6, 0.0)

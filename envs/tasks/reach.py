@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.cameras import CameraSpec
+from envs.contracts import TaskBase
 from envs.robots import arm
 
 SUCCESS_DISTANCE = 0.02  # m, TCP to target
@@ -68,7 +69,7 @@ def sample_target(rng: np.random.Generator, yaw: tuple[float, float] = TARGET_YA
     return (float(r * math.cos(a)), float(r * math.sin(a)), float(z))
 
 
-class ReachTask:
+class ReachTask(TaskBase):
     """Dense distance reward; success within ``SUCCESS_DISTANCE``."""
 
     state_names = (*JOINT_NAMES, *EE_NAMES, "target_x", "target_y", "target_z",

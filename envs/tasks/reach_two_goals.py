@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.contracts import TaskBase
 from envs.robots import arm
 from envs.tasks import reach
 from envs.tasks.reach import EE_NAMES, JOINT_NAMES, ReachLayout, ReachState
@@ -34,7 +35,7 @@ def goal_distances(s: ReachState) -> tuple[float, float]:
     return math.dist(s.ee, s.targets[0]), math.dist(s.ee, s.targets[1])
 
 
-class ReachTwoGoalsTask:
+class ReachTwoGoalsTask(TaskBase):
     """Dense reward towards the nearer goal; success within ``SUCCESS_DISTANCE`` of either."""
 
     state_names = (*JOINT_NAMES, *EE_NAMES, *_GOALS,
