@@ -1,5 +1,12 @@
-"""Agents: anything with ``reset()`` and ``act(features) -> action``; trained ones load by name."""
+"""Agents: anything with ``reset()`` and ``act(features) -> action``; trained ones load by name.
 
-from agents.factory import AGENTS, agent_spec, load_agent, make_config
+Learning methods are :class:`agents.learner.Learner` subclasses, registered by name in
+``agents.registry.METHODS`` and imported only when used.
+"""
 
-__all__ = ["AGENTS", "agent_spec", "load_agent", "make_config"]
+from agents.learner import Learner, TrainingSource
+from agents.meta import AgentMeta
+from agents.registry import METHODS, find_method, load_agent, make_config
+
+__all__ = ["METHODS", "AgentMeta", "Learner", "TrainingSource", "find_method", "load_agent",
+           "make_config"]

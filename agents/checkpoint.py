@@ -1,5 +1,9 @@
 """Checkpoints: a dict of tensors and plain values, written atomically, read without unpickling code.
 
+A checkpoint holds the agent's typed metadata (``AgentMeta``: method, env, spaces, perception,
+training seeds), its method's config and its state (weights, normalizers, whatever the method
+needs to act).
+
 ``torch.load(weights_only=True)`` only rebuilds tensors and primitive containers, so a checkpoint
 from an untrusted source cannot run code. Writes go to a temporary file that replaces the target
 only once complete, so a crash never leaves a truncated checkpoint behind.
@@ -11,21 +15,24 @@ from typing import Any
 import torch
 
 from dataset.atomic import atomic_path
+from envs.errors import RoboloopError
 
 FORMAT = "roboloop.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: typed metadata ("meta"), "config" and "state" sections
 
 
-class CheckpointError(ValueError):
+class CheckpointError(RoboloopError, ValueError):
     """A file is not a roboloop checkpoint (or not one this version can read)."""
 
 
-def save_checkpoint(path: str | Path, agent: str, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` (tensors, numbers, strings, lists, dicts) for agent type ``agent``."""
+def save_checkpoint(path: str | Path, meta: dict[str, Any], config: dict[str, Any],
+                    state: dict[str, Any]) -> Path:
+    """Write one agent (tensors, numbers, strings, lists, dicts only) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, "agent": agent, **payload}, tmp)
+        torch.save({"format": FORMAT, "version": VERSION, "meta": meta, "config": config,
+                    "state": state}, tmp)
     return path
 
 
@@ -46,5 +53,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a roboloop checkpoint (expected format={FORMAT!r})")
     if data.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint version {data.get('version')}, this code reads {VERSION}")
+            f"{path} has checkpoint version {data.get('version')}, this code reads {VERSION}; "
+            "retrain the agent with this version's scripts/train.py")
     return data

@@ -44,6 +44,10 @@ class DemoDataset:
             )
         self.episodes: list[EpisodeMeta] = [m for m in metas if m.success or not success_only]
 
+    def filtered(self, *, success_only: bool) -> DemoDataset:
+        """The same dataset read with another ``success_only`` filter."""
+        return DemoDataset(self.root, success_only=success_only, load_videos=self.load_videos)
+
     def __len__(self) -> int:
         """Number of episodes (after the success_only filter)."""
         return len(self.episodes)

@@ -13,6 +13,7 @@ from envs.errors import (
 )
 from envs.headless import configure_headless_rendering
 from envs.registry import make, registered_ids
+from envs.success import SuccessFromReturn
 
 configure_headless_rendering()
 
@@ -22,6 +23,7 @@ __all__ = [
     "EnvConfigError",
     "InvalidActionError",
     "RoboloopError",
+    "SuccessFromReturn",
     "make",
     "registered_ids",
 ]

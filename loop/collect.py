@@ -5,26 +5,27 @@ from collections.abc import Iterable
 import gymnasium as gym
 
 from dataset import DatasetWriter
-from loop.protocols import Agent
+from loop.protocols import Agent, EpisodeResult
 from loop.recorders import EpisodeRecorder
-from loop.rollout import EpisodeResult, run_episodes
+from loop.relabel import Relabelled
+from loop.rollout import run_episodes
 
 
 def collect(
     env: gym.Env,
-    driver: Agent,
+    agent: Agent,
     seeds: Iterable[int],
     writer: DatasetWriter,
     *,
-    relabel: Agent | None = None,
     success_only: bool = False,
     extra: dict | None = None,
     progress: str | None = "collect demos",
 ) -> list[EpisodeResult]:
-    """Roll out ``driver`` once per seed and commit each episode to ``writer``.
+    """Roll out ``agent`` once per seed and commit each episode to ``writer``.
 
-    ``relabel`` stores that agent's action instead of the executed one (DART, DAgger); ``extra``
-    is stored in every episode's metadata (say there how actions were produced).
+    A :class:`Relabelled` agent stores its labels instead of the executed actions (DART, DAgger);
+    ``extra`` is stored in every episode's metadata (say there how actions were produced).
     """
-    recorder = EpisodeRecorder(writer, success_only=success_only, relabel=relabel, extra=extra)
-    return run_episodes(env, driver, seeds, callbacks=[recorder], progress=progress)
+    labels = agent if isinstance(agent, Relabelled) else None
+    recorder = EpisodeRecorder(writer, success_only=success_only, labels=labels, extra=extra)
+    return run_episodes(env, agent, seeds, callbacks=[recorder], progress=progress)

@@ -8,11 +8,13 @@ from dataclasses import asdict, dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from loop.protocols import Agent, Callback, Perception
-from loop.rollout import EpisodeResult, run_episodes
+from envs.errors import ConfigError
+from loop.protocols import Agent, Callback, EpisodeResult, Perception
+from loop.rollout import run_episodes
+from loop.seeds import EVAL_START_SEED, check_disjoint, evaluation_seeds
 
-EVAL_START_SEED = 100_000  # evaluation seeds start here; demo/training seeds stay below it
-
+__all__ = ["EVAL_START_SEED", "EvalSummary", "check_disjoint", "evaluate", "evaluation_seeds",
+           "wilson_interval"]
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """95% Wilson score interval for a binomial proportion (well-behaved at 0% and 100%)."""
@@ -41,7 +43,9 @@ class EvalSummary:
 
     @classmethod
     def from_results(cls, results: Sequence[EpisodeResult]) -> "EvalSummary":
-        """Summarize episode results."""
+        """Summarize episode results (at least one)."""
+        if not results:
+            raise ConfigError("no episodes to summarize: evaluation needs at least one seed")
         successes = sum(r.success for r in results)
         returns = np.array([r.episode_return for r in results], dtype=float)
         return cls(
@@ -68,20 +72,6 @@ class EvalSummary:
                 f"mean length {self.mean_length:.1f}")
 
 
-def evaluation_seeds(episodes: int, start: int = EVAL_START_SEED) -> list[int]:
-    """Held-out seeds ``start, start+1, ...``."""
-    return list(range(start, start + episodes))
-
-
-def check_disjoint(eval_seeds: Sequence[int], train_seeds: Sequence[int]) -> None:
-    """Refuse to evaluate on seeds the agent was trained or demonstrated on."""
-    overlap = sorted(set(eval_seeds) & set(train_seeds))
-    if overlap:
-        raise ValueError(
-            f"evaluation seeds overlap the training/demo seeds at {overlap[:10]} "
-            f"({len(overlap)} in all); evaluate on held-out seeds, e.g. start at {EVAL_START_SEED}")
-
-
 def evaluate(
     env: gym.Env,
     agent: Agent,
@@ -92,6 +82,9 @@ def evaluate(
     progress: str | None = "evaluate",
 ) -> EvalSummary:
     """Run one episode per seed through the shared loop and summarize."""
+    if not list(seeds):
+        raise ConfigError("evaluate() got an empty list of seeds; pass at least one, e.g. "
+                          "loop.evaluation.evaluation_seeds(50)")
     results = run_episodes(
         env, agent, seeds, perception=perception, callbacks=callbacks, progress=progress)
     return EvalSummary.from_results(results)

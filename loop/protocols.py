@@ -1,28 +1,33 @@
-"""The small protocols the loop calls. Agents and perception implement them structurally.
+"""What the loop calls and what it hands out: the Agent and Perception protocols, Step, EpisodeResult.
 
-Features are what perception hands the agent: a numpy array or a dict of numpy arrays. Actions are
-numpy arrays of shape (Da,) in the env's normalized action space. Numpy outside, tensors inside.
+Agents and perception implement the protocols structurally; the loop never imports a concrete
+agent. Features are whatever perception hands the agent: the raw observation (a numpy array or a
+dict of them) by default, or a model's output, which may stay a torch tensor inside a torch
+pipeline. Actions leave the agent as numpy: (Da,) float32 in [-1, 1] for a Box action space, an
+integer for a Discrete one.
 """
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from loop.rollout import EpisodeResult, Step
-
-Features = np.ndarray | dict[str, np.ndarray]
+Features = Any  # np.ndarray | dict[str, np.ndarray] | a model's tensors: whatever perception returns
 
 
 @runtime_checkable
 class Agent(Protocol):
-    """Anything that maps features to one action per step. May keep internal state (chunks)."""
+    """Anything that maps features to one action per step. May keep internal state (chunks).
+
+    The loop calls ``act`` exactly once per env step; an agent that predicts chunks of actions
+    queues them itself and clears the queue in ``reset``.
+    """
 
     def reset(self) -> None:
         """Clear per-episode state (queued action chunks, observation history)."""
 
     def act(self, features: Features) -> np.ndarray:
-        """One action (Da,) for the current step."""
+        """One action for the current step."""
 
 
 @runtime_checkable
@@ -36,14 +41,42 @@ class Perception(Protocol):
         """Raw observation (array or dict) -> features for the agent."""
 
 
+@dataclass
+class Step:
+    """One transition as the callbacks see it. ``obs`` is the observation the action was chosen on."""
+
+    t: int
+    obs: Any
+    features: Any
+    action: Any
+    reward: float
+    next_obs: Any
+    terminated: bool
+    truncated: bool
+    info: dict
+
+
+@dataclass
+class EpisodeResult:
+    """What an episode amounted to."""
+
+    seed: int | None
+    episode_return: float
+    length: int
+    success: bool
+    terminated: bool
+    truncated: bool
+    reason: str | None  # "success", "time_limit", a task failure or a physics instability
+
+
 class Callback:
     """Hooks around the loop. Subclass and override what you need; all default to no-ops."""
 
     def on_reset(self, obs: Any, info: dict, seed: int | None) -> None:
         """Called after ``env.reset``."""
 
-    def on_step(self, step: "Step") -> None:
+    def on_step(self, step: Step) -> None:
         """Called after every ``env.step``."""
 
-    def on_episode_end(self, result: "EpisodeResult") -> None:
+    def on_episode_end(self, result: EpisodeResult) -> None:
         """Called once the episode terminated or was truncated."""

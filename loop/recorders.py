@@ -8,8 +8,8 @@ import numpy as np
 
 from dataset import DatasetWriter, Episode
 from dataset.video_io import write_video
-from loop.protocols import Agent, Callback
-from loop.rollout import EpisodeResult, Step
+from loop.protocols import Callback, EpisodeResult, Step
+from loop.relabel import Relabelled
 
 
 def as_obs_dict(obs: Any) -> dict[str, np.ndarray]:
@@ -21,13 +21,14 @@ class EpisodeRecorder(Callback):
     """Buffers each episode's (observation, action, reward) and commits it to a dataset at the end.
 
     With ``success_only`` failed episodes are dropped; ``saved`` counts committed episodes. With
-    ``relabel`` the stored action is ``relabel.act(obs)`` (e.g. the clean expert action while a
-    noisy or learner policy drives the env: DART, DAgger) instead of the executed one.
+    ``labels`` (the :class:`Relabelled` agent driving the loop) the stored action is that step's
+    label (e.g. the clean expert action while a noisy or learner policy drives the env: DART,
+    DAgger) instead of the executed one; the recorder never asks an agent for an action itself.
     """
 
     def __init__(self, writer: DatasetWriter, *, success_only: bool = False,
-                 relabel: Agent | None = None, extra: dict | None = None) -> None:
-        self.writer, self.success_only, self.relabel = writer, success_only, relabel
+                 labels: Relabelled | None = None, extra: dict | None = None) -> None:
+        self.writer, self.success_only, self.labels = writer, success_only, labels
         self.extra = dict(extra or {})  # stored with every episode, e.g. how actions were labelled
         self.saved = 0
         self._seed: int | None = None
@@ -40,13 +41,11 @@ class EpisodeRecorder(Callback):
         if seed is None:
             raise ValueError("EpisodeRecorder needs seeded resets so episodes can be recreated")
         self._seed, self._obs, self._actions, self._rewards = seed, [], [], []
-        if self.relabel is not None:
-            self.relabel.reset()
 
     def on_step(self, step: Step) -> None:
         """Keep the observation the action was chosen on, the action and its reward."""
         self._obs.append(as_obs_dict(step.obs))
-        action = step.action if self.relabel is None else self.relabel.act(step.obs)
+        action = step.action if self.labels is None else self.labels.label
         # A discrete action (an integer index) is stored as a (1,) float32 column, exact for any
         # realistic number of choices, so every dataset has (T, Da) float32 actions.
         self._actions.append(np.asarray(action, dtype=np.float32).reshape(-1))

@@ -1,43 +1,19 @@
 """The one rollout loop: env -> perception -> agent -> env.step, with callbacks."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from loop.protocols import Agent, Callback, Perception
+from envs.errors import RoboloopError
+from loop.protocols import Agent, Callback, EpisodeResult, Perception, Step
 from perception.identity import Identity
 
 
-@dataclass
-class Step:
-    """One transition as the callbacks see it. ``obs`` is the observation the action was chosen on."""
-
-    t: int
-    obs: Any
-    features: Any
-    action: np.ndarray
-    reward: float
-    next_obs: Any
-    terminated: bool
-    truncated: bool
-    info: dict
-
-
-@dataclass
-class EpisodeResult:
-    """What an episode amounted to."""
-
-    seed: int | None
-    episode_return: float
-    length: int
-    success: bool
-    terminated: bool
-    truncated: bool
-    reason: str | None  # "success", "time_limit", a task failure or a physics instability
+class MissingSuccessError(RoboloopError, KeyError):
+    """An env ended an episode without saying whether it succeeded (``info["is_success"]``)."""
 
 
 def rollout(
@@ -48,7 +24,7 @@ def rollout(
     perception: Perception | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> EpisodeResult:
-    """Run one episode until it terminates or is truncated."""
+    """Run one episode until it terminates or is truncated; ``agent.act`` runs once per step."""
     perception = perception or Identity()
     obs, info = env.reset(seed=seed)
     perception.reset()
@@ -65,7 +41,7 @@ def rollout(
             cb.on_step(step)
         total, t, obs = total + float(reward), t + 1, next_obs
         done = terminated or truncated
-    success = bool(info.get("is_success", False))
+    success = _success(env, info)
     result = EpisodeResult(seed, total, t, success, terminated, truncated, _reason(info, success))
     for cb in callbacks:
         cb.on_episode_end(result)
@@ -89,6 +65,16 @@ def run_episodes(
         results.append(rollout(env, agent, seed=seed, perception=perception, callbacks=callbacks))
         bar.set_postfix(success=f"{np.mean([r.success for r in results]):.2f}", refresh=False)
     return results
+
+
+def _success(env: gym.Env, info: dict[str, Any]) -> bool:
+    if "is_success" not in info:
+        name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+        raise MissingSuccessError(
+            f"{name} ended an episode without info['is_success'], which roboloop's statistics "
+            f"count (info had {sorted(info)}). Wrap it, e.g. envs.SuccessFromReturn(env, "
+            "threshold=...) (success = episode return >= threshold), or report is_success in info")
+    return bool(info["is_success"])
 
 
 def _reason(info: dict, success: bool) -> str:

@@ -5,9 +5,21 @@ from typing import Any
 
 import numpy as np
 
+from envs.errors import ConfigError, RoboloopError
+
+
+class ObservationKeyError(RoboloopError, KeyError):
+    """An observation lacks a key a module was built to read."""
+
 
 class Identity:
     """Features are the raw observation."""
+
+    name = "identity"
+
+    def spec(self) -> dict[str, Any]:
+        """What rebuilds this module (``perception.make_perception``)."""
+        return {"name": self.name, "config": {}}
 
     def reset(self) -> None:
         """Stateless."""
@@ -20,15 +32,27 @@ class Identity:
 class SelectKeys:
     """Features are a subset of a dict observation (e.g. drop privileged ``state`` for a pixel agent)."""
 
+    name = "select_keys"
+
     def __init__(self, keys: Sequence[str]) -> None:
+        if isinstance(keys, str) or not keys:
+            raise ConfigError(f"SelectKeys needs a non-empty list of observation keys, got {keys!r}")
         self.keys = tuple(keys)
+
+    def spec(self) -> dict[str, Any]:
+        """What rebuilds this module (``perception.make_perception``)."""
+        return {"name": self.name, "config": {"keys": list(self.keys)}}
 
     def reset(self) -> None:
         """Stateless."""
 
     def __call__(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``{k: obs[k] for k in keys}``; raises ``KeyError`` naming the available keys."""
+        if not isinstance(obs, dict):
+            raise ObservationKeyError(
+                f"SelectKeys{list(self.keys)} needs a dict observation, got {type(obs).__name__}; "
+                "make the env with a dict obs_mode (e.g. 'proprio' or 'rgb')")
         missing = [k for k in self.keys if k not in obs]
         if missing:
-            raise KeyError(f"observation has no keys {missing}; available: {sorted(obs)}")
+            raise ObservationKeyError(f"observation has no keys {missing}; available: {sorted(obs)}")
         return {k: obs[k] for k in self.keys}

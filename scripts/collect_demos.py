@@ -10,10 +10,10 @@ from omegaconf import DictConfig
 
 import envs
 from agents.experts import make_expert
-from agents.noisy import NoisyAgent
 from dataset import DatasetWriter
 from loop.collect import collect
 from loop.evaluation import EvalSummary
+from loop.relabel import Relabelled
 from runs import plain, start_run, write_json
 
 log = logging.getLogger("roboloop")
@@ -30,10 +30,10 @@ def main(cfg: DictConfig) -> float:
     seeds = [s for s in range(cfg.start_seed, cfg.start_seed + cfg.episodes)
              if s not in writer.seeds]
     env = envs.make(cfg.env.id, **env_kwargs)
-    expert = make_expert(cfg.env.id)
-    driver = NoisyAgent(expert, cfg.action_noise, seed=cfg.start_seed) if cfg.action_noise else expert
+    # The expert labels every step once; DART noise perturbs only the executed action.
+    agent = Relabelled(make_expert(cfg.env.id), noise_std=cfg.action_noise, seed=cfg.start_seed)
     try:
-        results = collect(env, driver, seeds, writer, relabel=expert, success_only=cfg.success_only,
+        results = collect(env, agent, seeds, writer, success_only=cfg.success_only,
                           extra={"action_noise": cfg.action_noise, "noise_seed": cfg.start_seed,
                                  "actions": "clean expert labels"})
     finally:

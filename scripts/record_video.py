@@ -7,20 +7,20 @@ import hydra
 from omegaconf import DictConfig
 
 import envs
-from agents import load_agent
 from agents.experts import make_expert
 from loop.recorders import VideoRecorder
 from loop.rollout import run_episodes
-from runs import plain, start_run
+from runs import load_trained, plain, start_run
 
 
 @hydra.main(config_path="../configs", config_name="record_video", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """One MP4 per episode under ``<run dir>/videos``."""
     out = start_run(cfg)
+    perception = None
     if cfg.checkpoint:
-        agent = load_agent(cfg.checkpoint)
-        env_id, env_kwargs = agent.meta["env_id"], agent.meta["env_kwargs"]
+        agent, perception = load_trained(cfg.checkpoint)
+        env_id, env_kwargs = agent.meta.env_id, agent.meta.env_kwargs
     else:
         env_id, env_kwargs = cfg.env.id, plain(cfg.env.kwargs)
         agent = make_expert(env_id)
@@ -28,7 +28,7 @@ def main(cfg: DictConfig) -> None:
     videos = VideoRecorder(env, out / "videos", max_videos=cfg.episodes)
     try:
         results = run_episodes(env, agent, range(cfg.start_seed, cfg.start_seed + cfg.episodes),
-                               callbacks=[videos], progress="record video")
+                               perception=perception, callbacks=[videos], progress="record video")
     finally:
         env.close()
     for path, r in zip(videos.paths, results, strict=True):

@@ -12,10 +12,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import envs
+from agents import AgentMeta, Learner, load_agent
 from dataset.atomic import atomic_write_text
 from loop.evaluation import EvalSummary, check_disjoint, evaluate, evaluation_seeds
-from loop.protocols import Agent
+from loop.protocols import Perception
 from loop.recorders import VideoRecorder
+from perception import make_perception
 
 log = logging.getLogger("roboloop")
 
@@ -39,26 +41,38 @@ def plain(cfg: DictConfig | dict) -> dict:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
+def load_trained(path: str | Path) -> tuple[Learner, Perception]:
+    """A trained agent and the perception it was trained with, from its checkpoint."""
+    agent = load_agent(path)
+    return agent, make_perception(agent.meta.perception)
+
+
 def evaluate_to_dir(
-    agent: Agent,
-    env_id: str,
-    env_kwargs: dict,
+    agent: Learner,
+    meta: AgentMeta,
     eval_cfg: DictConfig,
     out: Path,
-    train_seeds: list[int],
+    *,
+    perception: Perception | None = None,
+    env_overrides: dict | None = None,
 ) -> EvalSummary:
-    """Held-out evaluation through the shared loop; writes ``metrics.json`` and rollout MP4s."""
+    """Held-out evaluation through the shared loop; writes ``metrics.json`` and rollout MP4s.
+
+    The env is the one the agent was trained on (``meta``), with ``env_overrides`` applied.
+    """
     seeds = evaluation_seeds(eval_cfg.episodes, eval_cfg.start_seed)
-    check_disjoint(seeds, train_seeds)
-    env = envs.make(env_id, **{**env_kwargs, "render_mode": "rgb_array"})
+    check_disjoint(seeds, meta.train_seeds)
+    env_kwargs = {**meta.env_kwargs, **(env_overrides or {})}
+    env = envs.make(meta.env_id, **{**env_kwargs, "render_mode": "rgb_array"})
     videos = VideoRecorder(env, out / "videos", max_videos=eval_cfg.videos)
     try:
-        summary = evaluate(env, agent, seeds, callbacks=[videos], progress="evaluate")
+        summary = evaluate(env, agent, seeds, perception=perception, callbacks=[videos],
+                           progress="evaluate")
     finally:
         env.close()
     write_json(out / "metrics.json", {
-        "env_id": env_id, "env_kwargs": env_kwargs, **summary.to_dict(),
-        "videos": [str(p) for p in videos.paths],
+        "method": meta.method, "env_id": meta.env_id, "env_kwargs": env_kwargs,
+        "perception": meta.perception, **summary.to_dict(), "videos": [str(p) for p in videos.paths],
     })
     log.info("%s", summary.headline())
     return summary

@@ -1,8 +1,12 @@
-"""Train an agent on a demonstration dataset, then evaluate it on held-out seeds.
+"""Train any registered method, then evaluate it on held-out seeds.
 
-    python scripts/train.py dataset=runs/collect/<stamp>/dataset agent=bc agent.steps=5000
+    python scripts/train.py dataset=runs/collect/<stamp>/dataset          # agent=bc: offline
+    python scripts/train.py agent=knn dataset=runs/collect/<stamp>/dataset
+    python scripts/train.py agent=random_search env=cart_pole             # online: no dataset
 
-Writes to the run directory: config.yaml, checkpoint.pt, tb/ (TensorBoard), metrics.json, videos/.
+The method says what it learns from (``Learner.sources``): a dataset, an env, or both. The env is
+``env=`` when given, else the dataset's. Writes to the run directory: config.yaml, checkpoint.pt,
+tb/ (TensorBoard), metrics.json, videos/.
 """
 
 import logging
@@ -11,34 +15,54 @@ import hydra
 from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
 
-from agents import agent_spec, make_config
+from agents import TrainingSource, find_method, make_config
 from dataset import DemoDataset
+from envs.errors import ConfigError
+from perception import make_perception
 from runs import evaluate_to_dir, plain, start_run
 
 log = logging.getLogger("roboloop")
 
 
+def training_env(cfg: DictConfig, data: DemoDataset | None) -> tuple[str, dict]:
+    """The env to train in: ``env=`` if given (it must be the dataset's), else the dataset's."""
+    if cfg.get("env") is not None:
+        env_id, kwargs = cfg.env.id, plain(cfg.env.kwargs)
+        if data is not None and data.env_id != env_id:
+            raise ConfigError(f"env={env_id} but the dataset was recorded in {data.env_id}; drop "
+                              "env= to use the dataset's env")
+        return env_id, kwargs
+    if data is None:
+        raise ConfigError("nothing to train on: pass env=<name> (configs/env/) for an online method "
+                          "or dataset=<folder> for an offline one")
+    return data.env_id, dict(data.env_kwargs)
+
+
 @hydra.main(config_path="../configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    """Train, save ``checkpoint.pt``, evaluate; returns the held-out success rate."""
+    """Fit, save ``checkpoint.pt``, evaluate; returns the held-out success rate."""
     out = start_run(cfg)
     values = plain(cfg.agent)
     name = values.pop("name")
-    agent_cfg = make_config(name, values)
-    data = DemoDataset(cfg.dataset, success_only=getattr(agent_cfg, "success_only", False))
-    log.info("dataset %s: %d episodes, %d frames, env %s", cfg.dataset, len(data),
-             data.num_frames, data.env_id)
+    method, agent_cfg = find_method(name), make_config(name, values)
+    perception = make_perception(plain(cfg.perception))
+    data = DemoDataset(cfg.dataset) if cfg.dataset else None
+    if data is not None:
+        log.info("dataset %s: %d episodes, %d frames, env %s", cfg.dataset, len(data),
+                 data.num_frames, data.env_id)
+    env_id, env_kwargs = training_env(cfg, data)
     with SummaryWriter(str(out / "tb")) as tb:
         def log_scalars(step: int, scalars: dict[str, float]) -> None:
             for key, value in scalars.items():
                 tb.add_scalar(f"train/{key}", value, step)
 
-        agent = agent_spec(name).train(data, agent_cfg, log=log_scalars)
+        source = TrainingSource(env_id, env_kwargs, dataset=data, perception=perception,
+                                log=log_scalars)
+        agent = method.fit(agent_cfg, source)
     path = agent.save(out / "checkpoint.pt")
     log.info("checkpoint: %s", path)
-    summary = evaluate_to_dir(agent, data.env_id, data.env_kwargs, cfg.eval, out,
-                              train_seeds=list(data.seeds))
-    print(f"\n{name} on {data.env_id}: {summary.headline()}\n"
+    summary = evaluate_to_dir(agent, agent.meta, cfg.eval, out, perception=perception)
+    print(f"\n{name} on {env_id}: {summary.headline()}\n"
           f"  run dir:    {out}\n  checkpoint: {path}\n  metrics:    {out / 'metrics.json'}\n"
           f"  videos:     {out / 'videos'}\n  tensorboard: {out / 'tb'}")
     return summary.success_rate

@@ -4,12 +4,16 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 
 import envs  # noqa: F401  (registers ids and selects headless GL before mujoco loads)
 from agents.experts import PushCubeExpert
-from agents.noisy import NoisyAgent
 from dataset import DatasetWriter
 from loop.collect import collect as collect_demos
+from loop.relabel import Relabelled
+
+# Two torch threads slow ~50x whenever another process holds a core (pytest-xdist, a benchmark).
+torch.set_num_threads(1)
 
 PUSH_CUBE = "roboloop/PushCube-v0"
 ROOT = Path(__file__).resolve().parents[1]  # the repository
@@ -20,8 +24,7 @@ def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0
     kwargs = {"obs_mode": obs_mode}
     env = gym.make(PUSH_CUBE, **kwargs)
     writer = DatasetWriter(root, env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
-    expert = PushCubeExpert()
-    collect_demos(env, NoisyAgent(expert, noise), range(episodes), writer, relabel=expert,
+    collect_demos(env, Relabelled(PushCubeExpert(), noise_std=noise), range(episodes), writer,
                   progress=None)
     env.close()
     return root

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents import load_agent, make_config
-from agents.bc import BCAgent, BCConfig, train_bc
+from agents import TrainingSource, load_agent, make_config
+from agents.bc import BCAgent, BCConfig
 from agents.bc.policy import BCPolicy
 from agents.checkpoint import CheckpointError
 from agents.normalizer import Normalizer
@@ -14,21 +14,26 @@ from dataset import DemoDataset
 from envs import ConfigError
 from loop import evaluate
 from loop.evaluation import evaluation_seeds
+from perception import ObservationKeyError
 from tests.conftest import PUSH_CUBE
 
 SMALL = dict(hidden_sizes=[256, 256], steps=2000, batch_size=256)
 
 
+def train_bc(data: DemoDataset, cfg: BCConfig) -> BCAgent:
+    return BCAgent.fit(cfg, TrainingSource.from_dataset(data, progress=False))
+
+
 @pytest.fixture(scope="module")
 def small_agent(demo_dataset) -> BCAgent:
-    return train_bc(DemoDataset(demo_dataset), BCConfig(**SMALL), progress=False)
+    return train_bc(DemoDataset(demo_dataset), BCConfig(**SMALL))
 
 
 def test_overfits_one_batch() -> None:
     torch.manual_seed(0)
     obs, act = torch.randn(32, 14), torch.rand(32, 2) * 2 - 1
     cfg = BCConfig(hidden_sizes=[128, 128])
-    policy = BCPolicy(14, 2, cfg, Normalizer.fit(obs.numpy()), Normalizer.fit(act.numpy()))
+    policy = BCPolicy(14, 2, cfg.hidden_sizes, Normalizer.fit(obs.numpy()), Normalizer.fit(act.numpy()))
     opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
     for _ in range(400):
         loss = policy.loss(obs, act)
@@ -61,7 +66,9 @@ def test_checkpoint_round_trip_gives_identical_actions(small_agent, tmp_path) ->
     loaded = load_agent(path)
     obs = gym.make(PUSH_CUBE).reset(seed=100)[0]
     np.testing.assert_array_equal(small_agent.act(obs), loaded.act(obs))
-    assert loaded.meta["env_id"] == PUSH_CUBE and loaded.meta["train_seeds"] == list(range(30))
+    assert loaded.meta == small_agent.meta
+    assert loaded.meta.env_id == PUSH_CUBE and loaded.meta.train_seeds == [(0, 30)]
+    assert loaded.meta.training == "offline" and loaded.meta.action_space["type"] == "box"
     assert not list(tmp_path.glob(".*tmp*")), "no temporary files are left behind"
 
 
@@ -71,7 +78,7 @@ class Payload:
 
 def test_checkpoints_that_need_unpickling_are_refused(tmp_path) -> None:
     path = tmp_path / "evil.pt"
-    torch.save({"format": "roboloop.checkpoint", "version": 1, "x": Payload()}, path)
+    torch.save({"format": "roboloop.checkpoint", "version": 2, "x": Payload()}, path)
     with pytest.raises(CheckpointError, match="weights-only"):
         load_agent(path)
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:40])
@@ -82,7 +89,7 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path) -> None:
 
 
 def test_unknown_agent_and_option_names_list_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known agents: \['bc'\]"):
+    with pytest.raises(ConfigError, match=r"known agents: \['bc', 'knn', 'random_search'\]"):
         make_config("diffusion_transformer", {})
     with pytest.raises(ConfigError, match="hidden_sizes"):
         make_config("bc", {"hiden_sizes": [8]})
@@ -93,7 +100,7 @@ def test_unknown_agent_and_option_names_list_the_valid_ones() -> None:
 def test_act_rejects_nan_and_missing_keys(small_agent) -> None:
     with pytest.raises(ValueError, match="NaN"):
         small_agent.act(np.full(14, np.nan, np.float32))
-    with pytest.raises(KeyError, match="obs_keys"):
+    with pytest.raises(ObservationKeyError, match="obs_keys"):
         small_agent.act({"top_rgb": np.zeros((96, 96, 3), np.uint8)})
 
 
@@ -103,6 +110,6 @@ def test_full_recipe_reaches_80_percent(tmp_path) -> None:
     from tests.conftest import collect
 
     data = DemoDataset(collect(tmp_path / "ds", 100))
-    agent = train_bc(data, BCConfig(), progress=False)
+    agent = train_bc(data, BCConfig())
     summary = evaluate(gym.make(PUSH_CUBE), agent, evaluation_seeds(50), progress=None)
     assert summary.success_rate >= 0.8, summary.headline()

@@ -6,9 +6,12 @@ import pytest
 
 from agents.experts import PushCubeExpert
 from dataset import DatasetWriter, DemoDataset, read_video
-from loop import Callback, EvalSummary, evaluate, rollout, wilson_interval
+from envs import ConfigError, SuccessFromReturn
+from loop import Callback, EvalSummary, MissingSuccessError, Relabelled, evaluate, rollout, wilson_interval
+from loop.collect import collect
 from loop.evaluation import check_disjoint, evaluation_seeds
 from loop.recorders import EpisodeRecorder, VideoRecorder
+from loop.seeds import to_ranges
 from perception import SelectKeys
 from tests.conftest import PUSH_CUBE
 
@@ -75,7 +78,13 @@ def test_summary_and_seed_hygiene() -> None:
     assert isinstance(summary, EvalSummary) and summary.seeds == [100000, 100001, 100002, 100003]
     assert summary.outcomes == {"success": 4}
     with pytest.raises(ValueError, match="overlap"):
-        check_disjoint([1, 2, 3], [3, 4])
+        check_disjoint([1, 2, 3], [(3, 5)])
+    check_disjoint([1, 2], [(3, 5), (0, 1)])
+    assert to_ranges([5, 0, 1, 2, 2, 7, 6]) == [(0, 3), (5, 8)]
+    with pytest.raises(ConfigError, match="at least one"):
+        evaluate(gym.make(PUSH_CUBE), PushCubeExpert(), [], progress=None)
+    with pytest.raises(ConfigError, match="eval.episodes"):
+        evaluation_seeds(0)
 
 
 def test_recorder_writes_episodes_that_recreate_from_their_seed(tmp_path) -> None:
@@ -101,3 +110,91 @@ def test_video_has_one_frame_per_step_plus_the_reset_frame(tmp_path) -> None:
     assert frames.shape == (r1.length + 1, 64, 64, 3)
     with pytest.raises(ValueError, match="render_mode='rgb_array'"):
         VideoRecorder(gym.make(PUSH_CUBE), tmp_path)
+
+
+class ChunkedCounter:
+    """A stateful agent that plans chunks of 4 actions and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls, self.queue = 0, []
+
+    def reset(self) -> None:
+        self.queue = []
+
+    def act(self, features) -> np.ndarray:
+        self.calls += 1
+        if not self.queue:
+            self.queue = [np.full(2, 0.1 * i, np.float32) for i in range(4)]
+        return self.queue.pop(0)
+
+
+@pytest.mark.parametrize("as_driver", [False, True])
+def test_a_stateful_labeller_is_asked_once_per_step_and_its_labels_are_stored(tmp_path, as_driver) -> None:
+    env = gym.make(PUSH_CUBE, horizon=10)
+    expert = ChunkedCounter()
+    agent = Relabelled(expert, driver=expert if as_driver else None)
+    writer = DatasetWriter(tmp_path / "ds", env_id=PUSH_CUBE, env_kwargs={"horizon": 10}, fps=20)
+    results = collect(env, agent, [0, 1], writer, progress=None)
+    assert expert.calls == sum(r.length for r in results) == agent.labels == 20
+    actions = DemoDataset(tmp_path / "ds").episode(0).actions
+    np.testing.assert_allclose(actions[:5, 0], [0.0, 0.1, 0.2, 0.3, 0.0], atol=1e-6)
+
+
+def test_dart_executes_noisy_labels_and_stores_the_clean_ones(tmp_path) -> None:
+    env = gym.make(PUSH_CUBE, horizon=6)
+    executed = []
+
+    class Executed(Callback):
+        def on_step(self, step) -> None:
+            executed.append(step.action)
+
+    agent = Relabelled(ChunkedCounter(), noise_std=0.3, seed=0)
+    writer = DatasetWriter(tmp_path / "ds", env_id=PUSH_CUBE, env_kwargs={}, fps=20)
+    rollout(env, agent, seed=0, callbacks=[EpisodeRecorder(writer, labels=agent), Executed()])
+    stored = DemoDataset(tmp_path / "ds").episode(0).actions
+    np.testing.assert_allclose(stored[:4, 0], [0.0, 0.1, 0.2, 0.3], atol=1e-6)
+    assert not np.allclose(np.stack(executed), stored)
+    with pytest.raises(ConfigError, match="noise_std"):
+        Relabelled(ChunkedCounter(), noise_std=-1)
+    with pytest.raises(ConfigError, match="beta"):
+        Relabelled(ChunkedCounter(), beta=1.5)
+
+
+def test_dagger_mixture_asks_the_learner_every_step_and_executes_labels_with_probability_beta() -> None:
+    seen: list = []
+
+    class Learner(ChunkedCounter):
+        def act(self, features) -> np.ndarray:
+            seen.append(sorted(features))
+            return super().act(features)
+
+    learner = Learner()
+    agent = Relabelled(PushCubeExpert(), driver=learner, perception=SelectKeys(["proprio"]), beta=0.5)
+    pairs = []
+
+    class Pairs(Callback):
+        def on_step(self, step) -> None:
+            pairs.append(np.array_equal(step.action, agent.label))
+
+    result = rollout(gym.make(PUSH_CUBE, obs_mode="proprio", horizon=60), agent, seed=3,
+                     callbacks=[Pairs()])
+    assert learner.calls == result.length == agent.labels == 60
+    assert seen[0] == ["proprio"]  # the learner sees its perception's features, the expert the state
+    assert 0.3 < np.mean(pairs) < 0.7
+
+
+def test_chunked_agents_are_called_once_per_step() -> None:
+    agent = ChunkedCounter()
+    result = rollout(gym.make(PUSH_CUBE, horizon=9), agent, seed=0)
+    assert agent.calls == result.length == 9
+
+
+def test_envs_without_is_success_get_a_clear_error_and_a_fix() -> None:
+    class Plain(ZeroAgent):
+        def act(self, features) -> int:
+            return 0
+
+    with pytest.raises(MissingSuccessError, match="SuccessFromReturn"):
+        rollout(gym.make("CartPole-v1"), Plain(), seed=0)
+    result = rollout(SuccessFromReturn(gym.make("CartPole-v1"), threshold=5), Plain(), seed=0)
+    assert result.success and result.episode_return >= 5

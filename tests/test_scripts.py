@@ -46,6 +46,7 @@ def test_train_run_dir_has_everything(pipeline) -> None:
         assert (run_dir / name).exists(), name
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["seeds"] == [100000, 100001]
+    assert metrics["method"] == "bc" and metrics["perception"] == {"name": "identity", "config": {}}
     lo, hi = metrics["success_ci95"]
     assert 0 <= lo <= metrics["success_rate"] <= hi <= 1
     assert {"mean_return", "mean_length", "outcomes"} <= set(metrics)
@@ -77,6 +78,10 @@ def test_bad_inputs_fail_with_a_clear_message(tmp_path) -> None:
     assert proc.returncode != 0 and "known agents" in proc.stderr
     proc = run("collect_demos.py", "episodes=1", "env.kwargs.obs_mode=lidar", f"hydra.run.dir={tmp_path}/r3")
     assert proc.returncode != 0 and "valid choices" in proc.stderr
+    proc = run("train.py", "agent=random_search", f"hydra.run.dir={tmp_path}/r4")
+    assert proc.returncode != 0 and "pass env=<name>" in proc.stderr
+    proc = run("train.py", "env=cart_pole", f"hydra.run.dir={tmp_path}/r5")
+    assert proc.returncode != 0 and "learns from demonstrations" in proc.stderr
 
 
 def test_collection_refuses_to_overwrite_and_resumes_where_it_stopped(tmp_path) -> None:
@@ -88,3 +93,39 @@ def test_collection_refuses_to_overwrite_and_resumes_where_it_stopped(tmp_path) 
            f"hydra.run.dir={tmp_path}/c3"))
     metrics = json.loads((tmp_path / "c3" / "metrics.json").read_text())
     assert metrics["seeds"] == [2] and DemoDataset(ds).seeds == [0, 1, 2]
+
+
+def test_an_offline_method_with_its_perception_trains_and_reloads_through_the_scripts(pipeline) -> None:
+    """kNN imitation: another offline method, with no change to the loop or the scripts."""
+    ok(run("train.py", "agent=knn", f"dataset={pipeline}/collect/dataset", "perception=select_keys",
+           "perception.keys=[state,proprio]", "eval.episodes=2", "eval.videos=0",
+           f"hydra.run.dir={pipeline}/knn"))
+    ckpt = pipeline / "knn" / "checkpoint.pt"
+    ok(run("evaluate.py", f"checkpoint={ckpt}", "eval.episodes=2", "eval.videos=0",
+           f"hydra.run.dir={pipeline}/knn_eval"))
+    metrics = json.loads((pipeline / "knn_eval" / "metrics.json").read_text())
+    assert metrics["method"] == "knn"
+    assert metrics["perception"] == {"name": "select_keys", "config": {"keys": ["state", "proprio"]}}
+
+
+def test_an_online_method_trains_in_the_env_and_reloads_through_the_scripts(tmp_path) -> None:
+    """Random search learns CartPole by acting: no dataset, the same train/evaluate scripts."""
+    out = ok(run("train.py", "agent=random_search", "env=cart_pole", "env.kwargs.horizon=100",
+                 "agent.iterations=6", "eval.episodes=3", "eval.videos=0", f"hydra.run.dir={tmp_path}/rs"))
+    assert "random_search on roboloop/CartPole-v0: success" in out.stdout
+    ckpt = tmp_path / "rs" / "checkpoint.pt"
+    ok(run("record_video.py", f"checkpoint={ckpt}", "episodes=1", f"hydra.run.dir={tmp_path}/video"))
+    assert len(list((tmp_path / "video" / "videos").glob("*.mp4"))) == 1
+    proc = run("evaluate.py", f"checkpoint={ckpt}", "eval.start_seed=10", "eval.episodes=2",
+               f"hydra.run.dir={tmp_path}/bad")
+    assert proc.returncode != 0 and "overlap" in proc.stderr  # its training episodes used seeds 0..
+
+
+def test_bc_on_a_discrete_task_trains_and_evaluates(tmp_path) -> None:
+    ok(run("collect_demos.py", "env=cart_pole", "action_noise=0", "episodes=3",
+           f"hydra.run.dir={tmp_path}/c"))
+    out = ok(run("train.py", f"dataset={tmp_path}/c/dataset", "agent.steps=300",
+                 "agent.hidden_sizes=[64,64]", "eval.episodes=3", "eval.videos=0",
+                 f"hydra.run.dir={tmp_path}/t"))
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics["success_rate"] > 0, out.stdout

@@ -1,7 +1,6 @@
-"""Behaviour cloning: an MLP regressing normalized expert actions from normalized observations."""
+"""Behaviour cloning: an MLP regressing normalized expert actions (or classifying discrete ones)."""
 
+from agents.bc.agent import BCAgent
 from agents.bc.config import BCConfig
-from agents.bc.policy import BCAgent
-from agents.bc.train import train_bc
 
-__all__ = ["BCAgent", "BCConfig", "train_bc"]
+__all__ = ["BCAgent", "BCConfig"]

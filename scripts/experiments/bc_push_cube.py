@@ -20,13 +20,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import envs  # noqa: E402,F401
-from agents.bc import BCConfig, train_bc  # noqa: E402
+from agents import TrainingSource  # noqa: E402
+from agents.bc import BCAgent, BCConfig  # noqa: E402
 from agents.experts import PushCubeExpert  # noqa: E402
-from agents.noisy import NoisyAgent  # noqa: E402
 from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
 from loop import evaluate, wilson_interval  # noqa: E402
 from loop.collect import collect  # noqa: E402
 from loop.evaluation import evaluation_seeds  # noqa: E402
+from loop.relabel import Relabelled  # noqa: E402
 
 ENV_ID = "roboloop/PushCube-v0"
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
@@ -34,17 +35,16 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
 
 def make_dataset(root: Path, demos: int, noise: float) -> DemoDataset:
     """Expert demos on seeds 0..demos-1, executed with ``noise`` and labelled with clean actions."""
-    env, expert = gym.make(ENV_ID), PushCubeExpert()
     writer = DatasetWriter(root, env_id=ENV_ID, env_kwargs={}, fps=20)
-    driver = NoisyAgent(expert, noise) if noise else expert
-    collect(env, driver, range(demos), writer, relabel=expert, progress=None)
+    collect(gym.make(ENV_ID), Relabelled(PushCubeExpert(), noise_std=noise), range(demos), writer,
+            progress=None)
     return DemoDataset(root)
 
 
 def run_cell(data: DemoDataset, seed: int, steps: int, eval_episodes: int) -> dict:
     """Train one BC policy and evaluate it on the held-out seeds."""
     t0 = time.perf_counter()
-    agent = train_bc(data, BCConfig(seed=seed, steps=steps), progress=False)
+    agent = BCAgent.fit(BCConfig(seed=seed, steps=steps), TrainingSource.from_dataset(data, progress=False))
     train_s = time.perf_counter() - t0
     summary = evaluate(gym.make(ENV_ID), agent, evaluation_seeds(eval_episodes), progress=None)
     return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),

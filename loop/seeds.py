@@ -1,0 +1,47 @@
+"""Seed hygiene: training and demonstration seeds stay below evaluation seeds, and never meet them.
+
+Seed sets are stored compactly as sorted, merged ``[start, stop)`` ranges (``to_ranges``), so a
+checkpoint can say which seeds an online learner trained on (say 0 .. 40,000) in a few numbers.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from envs.errors import ConfigError, RoboloopError
+
+EVAL_START_SEED = 100_000  # evaluation seeds start here; demo/training seeds stay below it
+TRAIN_SEEDS = range(0, EVAL_START_SEED)  # where online learners draw their training episodes' seeds
+
+SeedRanges = list[tuple[int, int]]
+
+
+class SeedOverlapError(RoboloopError, ValueError):
+    """Evaluation was asked for seeds the agent was trained or demonstrated on."""
+
+
+def evaluation_seeds(episodes: int, start: int = EVAL_START_SEED) -> list[int]:
+    """Held-out seeds ``start, start+1, ...``; at least one episode."""
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ConfigError(f"evaluation needs at least one episode, got episodes={episodes!r}; "
+                          "set eval.episodes to a positive number")
+    return list(range(start, start + episodes))
+
+
+def to_ranges(seeds: Iterable[int]) -> SeedRanges:
+    """Sorted, merged half-open ranges covering exactly ``seeds``: [0, 1, 2, 5] -> [(0, 3), (5, 6)]."""
+    out: SeedRanges = []
+    for s in sorted(set(int(s) for s in seeds)):
+        if out and out[-1][1] == s:
+            out[-1] = (out[-1][0], s + 1)
+        else:
+            out.append((s, s + 1))
+    return out
+
+
+def check_disjoint(eval_seeds: Sequence[int], train_seeds: SeedRanges) -> None:
+    """Refuse to evaluate on seeds inside the training ranges (``to_ranges`` of what trained)."""
+    overlap = [s for s in eval_seeds if any(lo <= s < hi for lo, hi in train_seeds)]
+    if overlap:
+        raise SeedOverlapError(
+            f"evaluation seeds overlap the training/demo seeds at {overlap[:10]} "
+            f"({len(overlap)} in all; trained on {train_seeds[:5]}); evaluate on held-out seeds, "
+            f"e.g. start at {EVAL_START_SEED}")
