@@ -25,6 +25,10 @@ class CheckpointError(RoboloopError, ValueError):
     """A file is not a roboloop checkpoint (or not one this version can read)."""
 
 
+class CheckpointNotFoundError(RoboloopError, FileNotFoundError):
+    """There is no file where a checkpoint was expected."""
+
+
 def save_checkpoint(path: str | Path, meta: dict[str, Any], config: dict[str, Any],
                     state: dict[str, Any]) -> Path:
     """Write one agent (tensors, numbers, strings, lists, dicts only) atomically."""
@@ -40,7 +44,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint safely; errors say what the file is and what was expected."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise CheckpointNotFoundError(
             f"checkpoint {path} does not exist; pass the checkpoint.pt written by scripts/train.py")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dataset import DemoDataset
+from envs.errors import InvalidObservationError
 from loop.protocols import Features, Perception
 from perception.identity import Identity, ObservationKeyError
 
@@ -24,7 +25,7 @@ def flatten_features(features: Features, keys: Sequence[str]) -> np.ndarray:
     parts = [np.asarray(features[k], dtype=np.float32).reshape(-1) for k in keys]
     out = parts[0] if len(parts) == 1 else np.concatenate(parts)
     if not np.isfinite(out).all():
-        raise ValueError(f"observation contains NaN or inf under keys {list(keys)}: {out}")
+        raise InvalidObservationError(f"observation contains NaN or inf under keys {list(keys)}: {out}")
     return out
 
 

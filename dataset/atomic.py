@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dataset.errors import DatasetNotFoundError
+
 __all__ = [
     "atomic_path",
     "atomic_write_bytes",
@@ -92,7 +94,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if not tmp.is_file():
-            raise FileNotFoundError(
+            raise DatasetNotFoundError(
                 f"atomic_path: nothing was written to the temp file {tmp} for {final}; "
                 "write the data to the yielded path inside the `with` block"
             )

@@ -1,13 +1,40 @@
-"""Exceptions raised by the dataset layer; every message says expected, got and how to fix."""
+"""Exceptions raised by the dataset layer; every message says expected, got and how to fix.
+
+All derive from roboloop's :class:`~envs.errors.RoboloopError` and from the built-in a caller
+would expect.
+"""
 
 from __future__ import annotations
 
-__all__ = ["DatasetExistsError", "DatasetFormatError"]
+from envs.errors import RoboloopError
+
+__all__ = ["DatasetError", "DatasetExistsError", "DatasetFormatError", "DatasetIndexError",
+           "DatasetKeyError", "DatasetNotFoundError", "VideoError"]
 
 
-class DatasetFormatError(ValueError):
+class DatasetError(RoboloopError):
+    """Base of the dataset layer's errors."""
+
+
+class DatasetFormatError(DatasetError, ValueError):
     """Data or files do not match the dataset format (bad episode arrays, unreadable dataset)."""
 
 
-class DatasetExistsError(FileExistsError):
+class DatasetExistsError(DatasetError, FileExistsError):
     """The target folder already holds data and the caller did not ask to append to it."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """A file the dataset needs is not there."""
+
+
+class DatasetKeyError(DatasetError, KeyError):
+    """An observation key that the dataset (or an episode) does not have."""
+
+
+class DatasetIndexError(DatasetError, IndexError, TypeError):
+    """A sample index out of range, or not an index at all."""
+
+
+class VideoError(DatasetError, OSError):
+    """A video could not be encoded or decoded."""

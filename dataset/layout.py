@@ -105,14 +105,14 @@ def _parse_line(line: str, lineno: int, path: Path) -> EpisodeMeta:
         d = json.loads(line)
         missing = [k for k in _META_KEYS if k not in d]
         if missing:
-            raise KeyError(f"missing fields {missing}")
+            raise DatasetFormatError(f"missing fields {missing}")
         return EpisodeMeta(
             index=int(d["episode_index"]), seed=int(d["seed"]), length=int(d["length"]),
             success=bool(d["success"]), episode_return=float(d["return"]),
             terminated=bool(d["terminated"]), truncated=bool(d["truncated"]),
             extra=dict(d.get("extra") or {}),
         )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:  # DatasetFormatError too
         raise DatasetFormatError(
             f"{path} line {lineno}: expected a JSON object with fields {list(_META_KEYS)}, "
             f"got {line[:200]!r} ({e}); the file is corrupt (it is only ever replaced atomically)."

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from dataset.episode import Episode, EpisodeMeta
-from dataset.errors import DatasetFormatError
+from dataset.errors import DatasetFormatError, DatasetKeyError
 from dataset.layout import OBS_PREFIX, data_path, read_episodes, read_info, video_path
 from dataset.parquet_io import column_to_numpy, read_table
 from dataset.video_io import read_video
@@ -90,7 +90,7 @@ class DemoDataset:
         known = [n[len(OBS_PREFIX):] for n in self.features if n.startswith(OBS_PREFIX)]
         unknown = [k for k in keys if k not in known]
         if unknown:
-            raise KeyError(f"unknown observation key(s) {unknown}; this dataset has {known}")
+            raise DatasetKeyError(f"unknown observation key(s) {unknown}; this dataset has {known}")
         return list(keys)
 
     def _load_obs(self, meta: EpisodeMeta, key: str, table: Any) -> np.ndarray:

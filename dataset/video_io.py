@@ -14,6 +14,8 @@ import imageio_ffmpeg
 import numpy as np
 
 from dataset.atomic import atomic_path
+from dataset.errors import DatasetFormatError, DatasetNotFoundError, VideoError
+from envs.errors import ConfigError
 
 __all__ = ["LOSSLESS_CODEC", "encode_video", "read_video", "write_video"]
 
@@ -25,18 +27,18 @@ def _check_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """Validate and return frames as a C-contiguous (T, H, W, 3) uint8 array."""
     arr = np.asarray(frames)
     if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(
+        raise DatasetFormatError(
             f"video frames must have shape (T, H, W, 3) (RGB), got shape {arr.shape}; "
             "stack a list of HxWx3 images with np.stack, and convert grayscale with "
             "np.repeat(img[..., None], 3, axis=-1)"
         )
     if arr.dtype != np.uint8:
-        raise ValueError(
+        raise DatasetFormatError(
             f"video frames must be uint8 in [0, 255], got dtype {arr.dtype}; convert floats in "
             "[0, 1] with (np.clip(x, 0, 1) * 255).round().astype(np.uint8)"
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"video needs at least one non-empty frame, got shape {arr.shape}")
+        raise DatasetFormatError(f"video needs at least one non-empty frame, got shape {arr.shape}")
     return np.ascontiguousarray(arr)
 
 
@@ -44,7 +46,7 @@ def _check_fps(fps: float) -> float:
     """Validate that fps is a finite positive number."""
     ok = isinstance(fps, int | float | np.number) and not isinstance(fps, bool | np.bool_)
     if not (ok and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+        raise ConfigError(f"fps must be a finite number > 0, got {fps!r}")
     return float(fps)
 
 
@@ -78,7 +80,7 @@ def encode_video(path: str | Path, frames: np.ndarray, fps: float, lossless: boo
         gen.close()  # waits for ffmpeg to finish the file
     p = Path(path)
     if not p.is_file() or p.stat().st_size == 0:
-        raise OSError(
+        raise VideoError(
             f"ffmpeg produced no video at {p} (codec {codec}, {w}x{h}, {len(frames)} frames); "
             "see ffmpeg's error printed above"
         )
@@ -100,7 +102,7 @@ def read_video(path: str | Path) -> np.ndarray:
     """Decode every frame of a video file into a (T, H, W, 3) uint8 RGB array."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"video file not found: {p}")
+        raise DatasetNotFoundError(f"video file not found: {p}")
     # passthrough: one output frame per stored frame, never duplicated/dropped to match a rate
     gen = imageio_ffmpeg.read_frames(
         str(p), pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"]
@@ -110,7 +112,7 @@ def read_video(path: str | Path) -> np.ndarray:
         w, h = meta["size"]
         frames = [np.frombuffer(buf, dtype=np.uint8) for buf in gen]
     except (OSError, RuntimeError, KeyError, ValueError) as e:
-        raise OSError(f"could not decode video {p} (corrupt or truncated file?): {e}") from e
+        raise VideoError(f"could not decode video {p} (corrupt or truncated file?): {e}") from e
     finally:
         gen.close()
     if not frames:

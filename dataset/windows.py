@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataset.episode import Episode
+from dataset.errors import DatasetFormatError, DatasetIndexError, DatasetKeyError
+from envs.errors import ConfigError
 
 __all__ = ["WindowBatch", "Windows", "check_horizons", "make_windows", "window_indices"]
 
@@ -58,16 +60,16 @@ class Windows:
         lengths = np.asarray(episode_lengths, dtype=np.int64).reshape(-1)
         labels = np.arange(len(lengths)) if episode_indices is None else np.asarray(episode_indices)
         if labels.shape != lengths.shape:
-            raise ValueError(
+            raise DatasetFormatError(
                 f"episode_indices: expected one label per episode ({len(lengths)}), got {labels.shape}"
             )
         actions = np.asarray(actions, dtype=np.float32)
         if actions.ndim != 2:
-            raise ValueError(f"actions: expected (F, Da), got shape {actions.shape}")
+            raise DatasetFormatError(f"actions: expected (F, Da), got shape {actions.shape}")
         n = int(lengths.sum())
         for name, arr in [*frames.items(), ("actions", actions)]:
             if arr.shape[:1] != (n,):
-                raise ValueError(
+                raise DatasetFormatError(
                     f"{name}: expected {n} rows (sum of episode_lengths), got shape {arr.shape}"
                 )
         self.frames, self.actions = dict(frames), actions
@@ -138,13 +140,13 @@ class Windows:
         if rows.size == 0:
             rows = rows.astype(np.int64)
         if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-            raise TypeError(
+            raise DatasetIndexError(
                 f"batch index: expected a 1-D int array (B,) or a slice, got {rows.dtype} "
                 f"shape {rows.shape}; wrap a single index as [i]"
             )
         bad = rows[(rows < 0) | (rows >= n)]
         if bad.size:
-            raise IndexError(
+            raise DatasetIndexError(
                 f"batch index {int(bad[0])} out of range: valid range is [0, {n}) for {n} "
                 f"samples ({bad.size} of {rows.size} indices out of range)"
             )
@@ -152,9 +154,9 @@ class Windows:
 
 
 def check_horizons(obs_horizon: int, action_horizon: int) -> None:
-    """Raise ValueError unless To >= 1 and Tp >= 1."""
+    """Raise ConfigError unless To >= 1 and Tp >= 1."""
     if obs_horizon < 1 or action_horizon < 1:
-        raise ValueError(
+        raise ConfigError(
             f"obs_horizon and action_horizon must be >= 1, got {obs_horizon}, {action_horizon}"
         )
 
@@ -193,13 +195,13 @@ def make_windows(
     Frames are concatenated once; episode_indices labels each episode (default 0..len-1).
     """
     if not episodes:
-        raise ValueError("make_windows needs at least one episode, got none")
+        raise DatasetFormatError("make_windows needs at least one episode, got none")
     keys = list(episodes[0].observations) if keys is None else list(keys)
     frames = {}
     for key in keys:
         missing = [i for i, ep in enumerate(episodes) if key not in ep.observations]
         if missing:
-            raise KeyError(
+            raise DatasetKeyError(
                 f"observation key {key!r} missing from episode(s) {missing[:5]}; "
                 f"available: {sorted(episodes[missing[0]].observations)}"
             )

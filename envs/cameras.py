@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.errors import EnvConfigError
+
 Vec3 = tuple[float, float, float]
 
 
@@ -57,7 +59,7 @@ def look_at(eye: Vec3, target: Vec3, up: Vec3) -> np.ndarray:
     forward /= np.linalg.norm(forward)
     right = np.cross(forward, np.asarray(up, float))
     if np.linalg.norm(right) < 1e-9:
-        raise ValueError(f"camera up {up} is parallel to its viewing direction {forward}; "
+        raise EnvConfigError(f"camera up {up} is parallel to its viewing direction {forward}; "
                          "pick an up vector that is not")
     right /= np.linalg.norm(right)
     down = np.cross(forward, right)

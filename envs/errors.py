@@ -1,4 +1,11 @@
-"""The roboloop exception hierarchy. Every message says what was expected, what came, and the fix."""
+"""The roboloop exception hierarchy. Every message says what was expected, what came, and the fix.
+
+Every error roboloop raises on purpose derives from :class:`RoboloopError` (``except
+RoboloopError`` catches them all) and also from the built-in exception a caller would expect
+(``ValueError``, ``KeyError``, ...), so generic handlers keep working. ``tests/test_errors.py``
+checks that no product module raises a bare built-in. This module sits in the lowest layer so that
+every layer can import it.
+"""
 
 
 class RoboloopError(Exception):
@@ -19,3 +26,15 @@ class ResetNeededError(RoboloopError, RuntimeError):
 
 class InvalidActionError(RoboloopError, ValueError):
     """An action has the wrong shape, dtype or contains NaN/inf."""
+
+
+class InvalidObservationError(RoboloopError, ValueError):
+    """An observation (or features made from it) contains NaN/inf or has the wrong form."""
+
+
+class SnapshotError(RoboloopError, TypeError, ValueError):
+    """``set_state`` got something that is not a snapshot of this very env."""
+
+
+class NotPicklableError(RoboloopError, TypeError):
+    """An object that holds a simulator connection was asked to pickle."""

@@ -13,7 +13,7 @@ from gymnasium import spaces
 
 from envs.cameras import CameraParams
 from envs.contracts import Scene, SceneState, Task
-from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError
+from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError, SnapshotError
 from envs.randomization import Randomization
 from envs.scenes import scene_class
 from envs.sensors import SENSORS, Sensor, find_sensor
@@ -189,7 +189,7 @@ class TaskEnv(gym.Env):
     def set_state(self, state: EnvState) -> Any:
         """Continue from ``state`` (from :meth:`get_state` of this env); returns its observation."""
         if not isinstance(state, EnvState):
-            raise TypeError(f"set_state expects the EnvState from this env's get_state(), got "
+            raise SnapshotError(f"set_state expects the EnvState from this env's get_state(), got "
                             f"{type(state).__name__}")
         self.scene.set_state(state.scene)
         self._t, self._needs_reset = state.t, state.needs_reset

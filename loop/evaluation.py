@@ -19,7 +19,7 @@ __all__ = ["EVAL_START_SEED", "EvalSummary", "check_disjoint", "evaluate", "eval
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """95% Wilson score interval for a binomial proportion (well-behaved at 0% and 100%)."""
     if n <= 0:
-        raise ValueError(f"need at least one episode to compute an interval, got n={n}")
+        raise ConfigError(f"need at least one episode to compute an interval, got n={n}")
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom

@@ -8,6 +8,7 @@ import numpy as np
 
 from dataset import DatasetWriter, Episode
 from dataset.video_io import write_video
+from envs.errors import ConfigError
 from loop.protocols import Callback, EpisodeResult, Step
 from loop.relabel import Relabelled
 
@@ -39,7 +40,7 @@ class EpisodeRecorder(Callback):
     def on_reset(self, obs: Any, info: dict, seed: int | None) -> None:
         """Start a new buffer; recorded episodes must be seeded to be reproducible."""
         if seed is None:
-            raise ValueError("EpisodeRecorder needs seeded resets so episodes can be recreated")
+            raise ConfigError("EpisodeRecorder needs seeded resets so episodes can be recreated")
         self._seed, self._obs, self._actions, self._rewards = seed, [], [], []
 
     def on_step(self, step: Step) -> None:
@@ -78,7 +79,7 @@ class VideoRecorder(Callback):
 
     def __init__(self, env: gym.Env, out_dir: str | Path, *, max_videos: int = 1) -> None:
         if env.render_mode != "rgb_array":
-            raise ValueError(
+            raise ConfigError(
                 f"VideoRecorder needs an env made with render_mode='rgb_array', got "
                 f"{env.render_mode!r}; pass render_mode='rgb_array' to gymnasium.make")
         self.env, self.out_dir, self.max_videos = env, Path(out_dir), max_videos

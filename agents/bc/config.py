@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from envs.errors import ConfigError
+
 
 @dataclass
 class BCConfig:
@@ -21,8 +23,8 @@ class BCConfig:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr}
         for name, value in positive.items():
             if value <= 0:
-                raise ValueError(f"BCConfig.{name} must be > 0, got {value}")
+                raise ConfigError(f"BCConfig.{name} must be > 0, got {value}")
         if not self.obs_keys:
-            raise ValueError("BCConfig.obs_keys is empty; name at least one key, e.g. ['state']")
+            raise ConfigError("BCConfig.obs_keys is empty; name at least one key, e.g. ['state']")
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
-            raise ValueError(f"BCConfig.hidden_sizes must be positive widths, got {self.hidden_sizes}")
+            raise ConfigError(f"BCConfig.hidden_sizes must be positive widths, got {self.hidden_sizes}")

@@ -7,6 +7,7 @@ tool-down inverse kinematics (``envs/robots/arm.py``) asks for. The other arm ex
 
 import numpy as np
 
+from envs.errors import EnvConfigError
 from envs.robots import arm
 from envs.tasks.reach import ReachTask
 
@@ -27,7 +28,7 @@ def arm_action(q: np.ndarray, ee: np.ndarray, goal: np.ndarray, gain: float,
     if control_mode == "ee_delta":
         return np.clip(step / arm.MAX_EE_STEP, -1.0, 1.0)
     if control_mode != "joint_delta":
-        raise ValueError(f"control_mode={control_mode!r} is not supported; valid choices: "
+        raise EnvConfigError(f"control_mode={control_mode!r} is not supported; valid choices: "
                          f"{list(arm.CONTROL_MODES)}")
     q_goal = arm.inverse(arm.clamp_to_workspace(*(ee + step).tolist()))
     if q_goal is None:

@@ -152,7 +152,7 @@ def home_pose(ee: tuple[float, float, float] = HOME_EE) -> tuple[float, float, f
     """Tool-down joint angles with the TCP at ``ee`` (default: the home pose)."""
     q = inverse(clamp_to_workspace(*ee))
     if q is None:  # cannot happen inside the workspace (tests/test_arm.py checks a grid)
-        raise ValueError(f"no tool-down pose reaches {ee}")
+        raise EnvConfigError(f"no tool-down pose reaches {ee}")
     return q
 
 

@@ -21,7 +21,7 @@ from envs.cameras import (
     opengl_view_matrix,
 )
 from envs.contracts import SceneState
-from envs.errors import EnvConfigError
+from envs.errors import EnvConfigError, NotPicklableError
 from envs.randomization import SURFACES, EpisodeRandomization
 from envs.scenes.bullet_client import BulletClient
 from envs.scenes.snapshot import python_state, restore_python_state
@@ -223,5 +223,5 @@ class PybulletScene:
 
     def __getstate__(self) -> dict:
         """PyBullet clients do not pickle."""
-        raise TypeError(f"{type(self).__name__} cannot be pickled (PyBullet clients do not pickle); "
+        raise NotPicklableError(f"{type(self).__name__} cannot be pickled (PyBullet clients do not pickle); "
                         "recreate the env with gymnasium.make and reset it with the same seed")

@@ -9,6 +9,7 @@ import copy
 from typing import Any
 
 from envs.contracts import SceneState
+from envs.errors import SnapshotError
 
 
 def python_state(scene: Any) -> dict[str, Any]:
@@ -20,10 +21,10 @@ def python_state(scene: Any) -> dict[str, Any]:
 def restore_python_state(scene: Any, state: SceneState) -> None:
     """Check that ``state`` came from ``scene`` and put its Python attributes back (as copies)."""
     if not isinstance(state, SceneState):
-        raise TypeError(f"set_state expects the SceneState returned by get_state(), got "
+        raise SnapshotError(f"set_state expects the SceneState returned by get_state(), got "
                         f"{type(state).__name__}")
     if state.owner != id(scene):
-        raise ValueError(f"this SceneState was taken from another {type(scene).__name__}; a state "
+        raise SnapshotError(f"this SceneState was taken from another {type(scene).__name__}; a state "
                          "only restores the scene (the env) that made it")
     for name, value in state.python.items():
         setattr(scene, name, copy.deepcopy(value))
