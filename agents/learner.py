@@ -47,6 +47,7 @@ class TrainingSource:
     seeds: range = TRAIN_SEEDS
     log: Callable[[int, dict[str, float]], None] = _no_log
     progress: bool = True
+    env_factory: Callable[..., gym.Env] | None = None  # builds the env (e.g. a real robot adapter)
 
     @classmethod
     def from_dataset(cls, dataset: DemoDataset, **kwargs: Any) -> "TrainingSource":
@@ -54,8 +55,15 @@ class TrainingSource:
         return cls(dataset.env_id, dict(dataset.env_kwargs), dataset=dataset, **kwargs)
 
     def make_env(self, **overrides: Any) -> gym.Env:
-        """A fresh env of this source (``overrides`` change its kwargs, e.g. ``horizon``)."""
-        return envs.make(self.env_id, **{**self.env_kwargs, **overrides})
+        """A fresh env of this source (``overrides`` change its kwargs, e.g. ``horizon``).
+
+        ``env_factory(**kwargs)`` if given, else ``envs.make`` (roboloop ids and any other id
+        registered with Gymnasium).
+        """
+        kwargs = {**self.env_kwargs, **overrides}
+        if self.env_factory is not None:
+            return self.env_factory(**kwargs)
+        return envs.make(self.env_id, **kwargs)
 
     def spaces(self) -> tuple[gym.Space, gym.Space]:
         """The env's observation and action spaces (built once, then remembered)."""

@@ -35,14 +35,17 @@ def registered_ids() -> list[str]:
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` for roboloop ids, failing with the list of valid ids on a typo."""
-    if env_id not in _TASKS:
+    """``gymnasium.make`` for roboloop ids and any other registered id, failing on a typo.
+
+    The error lists the roboloop ids (other Gymnasium ids, e.g. ``CartPole-v1``, work too).
+    """
+    if env_id not in _TASKS and env_id not in gym.registry:
         from envs.errors import EnvConfigError
 
         raise EnvConfigError(
             f"unknown env id {env_id!r}; valid roboloop ids: {', '.join(registered_ids())}. "
-            "Pick one of them (ids are case-sensitive and carry a version suffix)."
-        )
+            "Pick one of them (ids are case-sensitive and carry a version suffix), or any id "
+            "registered with Gymnasium (gymnasium.register).")
     return gym.make(env_id, **kwargs)
 
 

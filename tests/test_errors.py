@@ -25,7 +25,7 @@ def bare_raises(path) -> list[str]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_module_raises_a_bare_builtin(package: str) -> None:
     found = [hit for path in sorted((ROOT / package).rglob("*.py")) for hit in bare_raises(path)]
-    assert not found, "raise a roboloop error (envs/errors.py, dataset/errors.py) instead:\n" + "\n".join(found)
+    assert not found, "raise a roboloop error (envs/errors.py, dataset/errors.py):\n" + "\n".join(found)
 
 
 def test_roboloop_errors_are_also_the_builtins_callers_catch() -> None:
