@@ -6,24 +6,27 @@ string entry points, so no simulator is imported until ``gymnasium.make`` is cal
 
 from envs.errors import (
     ConfigError,
+    EnvClosedError,
     EnvConfigError,
     InvalidActionError,
     ResetNeededError,
     RoboloopError,
 )
 from envs.headless import configure_headless_rendering
-from envs.registry import make, registered_ids
+from envs.registry import make, make_vec, registered_ids
 from envs.success import SuccessFromReturn
 
 configure_headless_rendering()
 
 __all__ = [
     "ConfigError",
+    "EnvClosedError",
     "ResetNeededError",
     "EnvConfigError",
     "InvalidActionError",
     "RoboloopError",
     "SuccessFromReturn",
     "make",
+    "make_vec",
     "registered_ids",
 ]

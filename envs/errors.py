@@ -24,6 +24,10 @@ class ResetNeededError(RoboloopError, RuntimeError):
     """``step()`` was called before ``reset()`` or after the episode ended."""
 
 
+class EnvClosedError(RoboloopError, RuntimeError):
+    """An env was used after ``close()``."""
+
+
 class InvalidActionError(RoboloopError, ValueError):
     """An action has the wrong shape, dtype or contains NaN/inf."""
 

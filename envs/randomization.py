@@ -11,8 +11,16 @@ import numpy as np
 
 from envs.cameras import perturb_pose
 from envs.errors import EnvConfigError
+from envs.options import integer, real
 
 Range = tuple[float, float]
+
+# Multiplier ranges must stay inside these bounds, magnitudes in [0, bound]: wider is no longer a
+# perturbation of the same task but another (or a broken) simulation.
+_MULTIPLIER_BOUNDS = {"friction": (0.05, 20.0), "mass": (0.05, 20.0), "damping": (0.05, 20.0),
+                      "light": (0.05, 5.0)}
+_MAGNITUDE_BOUNDS = {"colour": 1.0, "texture": 1.0, "camera_position": 0.2, "camera_angle": 45.0,
+                     "obs_noise": 1.0, "depth_noise": 1.0}
 
 
 @dataclass(frozen=True)
@@ -32,21 +40,18 @@ class Randomization:
     action_latency: int = 0  # the env applies the action chosen k control steps ago
 
     def __post_init__(self) -> None:
-        for name in ("friction", "mass", "damping", "light"):
-            lo, hi = getattr(self, name)
-            if not 0.0 < lo <= hi:
-                raise EnvConfigError(
-                    f"randomization.{name}=({lo}, {hi}) must be a multiplier range 0 < low <= high; "
-                    "use (1.0, 1.0) to turn it off")
-        for name in ("colour", "texture", "camera_position", "camera_angle", "obs_noise",
-                     "depth_noise"):
-            if getattr(self, name) < 0:
-                raise EnvConfigError(f"randomization.{name}={getattr(self, name)} must be >= 0")
-        if not isinstance(self.action_latency, int) or self.action_latency < 0:
-            raise EnvConfigError(
-                f"randomization.action_latency={self.action_latency!r} must be an integer >= 0 "
-                "(control steps)")
-
+        """Refuse values outside what a simulation can stand (mass x 1e-9 is not a perturbation)."""
+        for name, (low, high) in _MULTIPLIER_BOUNDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, tuple | list) or len(value) != 2:
+                raise EnvConfigError(f"randomization.{name} must be a (low, high) range, got {value!r}")
+            lo, hi = (real(f"randomization.{name}", v, low, high) for v in value)
+            if lo > hi:
+                raise EnvConfigError(f"randomization.{name}=({lo}, {hi}): low must be <= high; "
+                                     "use (1.0, 1.0) to turn it off")
+        for name, high in _MAGNITUDE_BOUNDS.items():
+            real(f"randomization.{name}", getattr(self, name), 0.0, high)
+        integer("randomization.action_latency", self.action_latency, 0, 10)
     @classmethod
     def from_dict(cls, values: "dict | Randomization | None") -> "Randomization":
         """Build from a plain dict (e.g. a Hydra config), listing valid keys on a typo."""
@@ -58,7 +63,9 @@ class Randomization:
         unknown = sorted(set(values) - set(valid))
         if unknown:
             raise EnvConfigError(f"unknown randomization option(s) {unknown}; valid options: {valid}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        # Ranges may come as lists or Hydra ListConfigs: any non-string sequence becomes a tuple.
+        return cls(**{k: tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v
+                      for k, v in values.items()})
 
     @property
     def physical(self) -> bool:

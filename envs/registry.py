@@ -49,4 +49,25 @@ def make(env_id: str, **kwargs: Any) -> gym.Env:
     return gym.make(env_id, **kwargs)
 
 
+def make_vec(env_id: str, num_envs: int, *, vectorization_mode: str = "async",
+             context: str = "spawn", **kwargs: Any) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` in a Gymnasium vector env, safe with cameras.
+
+    Async workers start with ``spawn`` by default: a worker forked from a process that has
+    rendered with MuJoCo would hang in OSMesa (``envs.scenes.mujoco_process``), and spawned
+    workers never inherit a GL context. ``"forkserver"`` is safe too; ``"fork"`` is refused.
+    """
+    from envs.errors import EnvConfigError
+
+    if vectorization_mode not in ("async", "sync"):
+        raise EnvConfigError(f"vectorization_mode={vectorization_mode!r}; valid: 'async', 'sync'")
+    if context not in ("spawn", "forkserver"):
+        raise EnvConfigError(f"context={context!r} is not safe for rendering workers; use 'spawn' "
+                             "or 'forkserver'")
+    make(env_id, **kwargs).close()  # a typo or bad option fails here, not in every worker
+    vector_kwargs = {"context": context} if vectorization_mode == "async" else {}
+    return gym.make_vec(env_id, num_envs, vectorization_mode=vectorization_mode,
+                        vector_kwargs=vector_kwargs, **kwargs)
+
+
 register_all()

@@ -13,7 +13,14 @@ from gymnasium import spaces
 
 from envs.cameras import CameraParams
 from envs.contracts import Scene, SceneState, Task
-from envs.errors import EnvConfigError, InvalidActionError, ResetNeededError, SnapshotError
+from envs.errors import (
+    EnvClosedError,
+    EnvConfigError,
+    InvalidActionError,
+    ResetNeededError,
+    SnapshotError,
+)
+from envs.options import integer
 from envs.randomization import Randomization
 from envs.scenes import scene_class
 from envs.sensors import SENSORS, Sensor, find_sensor
@@ -21,7 +28,7 @@ from envs.sensors import SENSORS, Sensor, find_sensor
 logger = logging.getLogger(__name__)
 
 RENDER_MODES = ("rgb_array",)
-MAX_IMAGE_SIZE = 640  # the scenes' offscreen framebuffer
+MAX_IMAGE_SIZE = 640  # px: the largest observation or render image a camera may produce
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,8 @@ class TaskEnv(gym.Env):
 
     Observations (the key convention shared by sim, real robot, perception and datasets):
     ``obs_mode="state"`` gives the privileged state vector (a Box). Every other mode gives a dict
-    with ``"state"`` (privileged, for experts and relabelling; left out when
-    ``privileged_state=False``), ``"proprio"`` (robot-only) and the sensors that ``obs_mode`` names
+    with ``"proprio"`` (robot-only), ``"state"`` only if ``privileged_state=True`` (for experts and
+    relabelling; a learner fed the whole dict must not see it unasked), and the sensors ``obs_mode`` names
     (``envs/sensors.py``), camera sensors once per camera ``<cam>``: ``"<cam>_rgb"`` (H, W, 3)
     uint8, ``"<cam>_depth"`` (H, W) float32 metres, ``"<cam>_segmentation"`` (H, W) uint8 label ids
     (see ``segmentation_labels``) and ``"<cam>_pointcloud"`` (H * W, 3) float32 world-frame points.
@@ -58,6 +65,9 @@ class TaskEnv(gym.Env):
 
     ``get_state`` / ``set_state`` snapshot and restore an episode (for planning over the
     simulator); restoring then replaying the same actions reproduces the trajectory exactly.
+
+    Lifecycle, the same on both backends: ``step`` and ``render`` before the first ``reset`` raise
+    ``ResetNeededError``; after ``close`` (idempotent) every call raises ``EnvClosedError``.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 20}
@@ -68,7 +78,7 @@ class TaskEnv(gym.Env):
         scene: Scene,
         *,
         obs_mode: str = "state",
-        privileged_state: bool = True,
+        privileged_state: bool | None = None,
         render_mode: str | None = None,
         horizon: int = 150,
         image_size: int = 96,
@@ -80,13 +90,9 @@ class TaskEnv(gym.Env):
         self.sensors = _parse_obs_mode(obs_mode, privileged_state)
         if render_mode is not None:
             _check_choice("render_mode", render_mode, RENDER_MODES)
-        if not isinstance(horizon, int) or horizon < 1:
-            raise EnvConfigError(f"horizon must be an integer >= 1 step, got {horizon!r}")
-        for name, size in (("image_size", image_size), ("render_size", render_size)):
-            if not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
-                raise EnvConfigError(
-                    f"{name} must be an integer in [1, {MAX_IMAGE_SIZE}] pixels (the offscreen "
-                    f"buffer), got {size!r}")
+        horizon = integer("horizon", horizon, 1)
+        image_size = integer("image_size", image_size, 1, MAX_IMAGE_SIZE)
+        render_size = integer("render_size", render_size, 1, MAX_IMAGE_SIZE)
         self.task, self.scene = task, scene
         self.cameras = _parse_cameras(cameras, scene.cameras)
         self.render_camera = render_camera or self.cameras[0]
@@ -113,7 +119,7 @@ class TaskEnv(gym.Env):
         self._action_shape = (scene.action_dim,)
         self._pending: deque[np.ndarray] = deque()
         self._t = 0
-        self._needs_reset = True
+        self._needs_reset, self._closed, self._started = True, False, False
 
     @property
     def segmentation_labels(self) -> tuple[str, ...]:
@@ -135,6 +141,7 @@ class TaskEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         """Start an episode from a layout (and perturbation) drawn with the env's seeded generator."""
+        self._check_open("reset")
         super().reset(seed=seed)
         layout = self.task.sample_layout(self.np_random)
         if self.randomization.physical:
@@ -145,12 +152,13 @@ class TaskEnv(gym.Env):
         self.task.start_episode(layout)
         self._pending = deque(np.zeros(self._action_shape, np.float32)
                               for _ in range(self.randomization.action_latency))
-        self._t, self._needs_reset = 0, False
+        self._t, self._needs_reset, self._started = 0, False, True
         return self._observe(self.scene.read()), {"is_success": False}
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Apply one action for ``scene.control_dt`` seconds (``action_latency`` steps late if set)."""
         if self._needs_reset:
+            self._check_open("step")
             raise ResetNeededError(
                 "step() called on an episode that has ended (or was never reset); "
                 "call env.reset() first")
@@ -182,12 +190,14 @@ class TaskEnv(gym.Env):
 
     def get_state(self) -> EnvState:
         """Snapshot of the episode so far (see :class:`EnvState`)."""
+        self._check_open("get_state")
         return EnvState(self.scene.get_state(), self._t, self._needs_reset,
                         tuple(a.copy() for a in self._pending), copy.deepcopy(self.task.memory),
                         copy.deepcopy(self.np_random.bit_generator.state))
 
     def set_state(self, state: EnvState) -> Any:
         """Continue from ``state`` (from :meth:`get_state` of this env); returns its observation."""
+        self._check_open("set_state")
         if not isinstance(state, EnvState):
             raise SnapshotError(f"set_state expects the EnvState from this env's get_state(), got "
                             f"{type(state).__name__}")
@@ -204,7 +214,11 @@ class TaskEnv(gym.Env):
     def _check_action(self, action: Any) -> np.ndarray:
         if self._action_table is not None:
             return self._check_discrete(action)
-        a = np.asarray(action, dtype=np.float32)
+        a = action if type(action) is np.ndarray else np.asarray(action)
+        if a.dtype.kind not in "fiu":  # bools, complex numbers, strings and objects are not actions
+            raise InvalidActionError(
+                f"action {action!r} has dtype {a.dtype}; expected real numbers, shape "
+                f"{self._action_shape} in [-1, 1] (action_space={self.action_space})")
         if a.shape != self._action_shape:
             raise InvalidActionError(
                 f"action has shape {a.shape}, expected {self._action_shape} "
@@ -213,19 +227,24 @@ class TaskEnv(gym.Env):
         x = a.tolist()
         total = sum(x)  # NaN if any entry is NaN (or +inf and -inf meet)
         if total == total and -1.0 <= min(x) and max(x) <= 1.0:  # fast path
-            return a
+            return a if a.dtype == np.float32 else a.astype(np.float32)
         if not np.isfinite(a).all():
             raise InvalidActionError(f"action contains NaN or inf: {a}; fix the policy output")
-        return np.clip(a, -1.0, 1.0)  # out-of-range actions saturate, as Box bounds imply
+        # Out-of-range actions saturate, as Box bounds imply (clipped before the float32 cast, so
+        # a finite 1e39 clips instead of overflowing to inf).
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
 
     def _check_discrete(self, action: Any) -> np.ndarray:
         a = np.asarray(action)
         n = len(self._action_table)
-        if a.shape not in ((), (1,)) or not np.issubdtype(a.dtype, np.integer) or not 0 <= int(a) < n:
-            raise InvalidActionError(
-                f"action {action!r} is not valid for {self.action_space}: expected one integer in "
-                f"[0, {n - 1}] ({', '.join(self.task.action_names)})")
-        return self._action_table[int(a)]
+        if a.shape in ((), (1,)) and a.dtype.kind in "iu":
+            index = int(a.reshape(-1)[0])
+            if 0 <= index < n:
+                return self._action_table[index]
+        raise InvalidActionError(
+            f"action {action!r} is not valid for {self.action_space}: expected one integer in "
+            f"[0, {n - 1}] ({', '.join(self.task.action_names)}), as an int, a numpy integer or "
+            "an integer array of shape (1,)")
 
     def add_obs_noise(self, vector: np.ndarray) -> np.ndarray:
         """``vector`` plus this episode's observation noise (``randomization.obs_noise``), if any."""
@@ -253,12 +272,22 @@ class TaskEnv(gym.Env):
         """RGB frame (render_size, render_size, 3) from ``render_camera``, for videos."""
         if self.render_mode is None:
             return None
+        self._check_open("render")
+        if not self._started:
+            raise ResetNeededError("render() before the first reset() has no scene to show; call "
+                                   "env.reset() first")
         size = self.render_size
         return self.scene.render(self.render_camera, size, size, ("rgb",))["rgb"]
 
     def close(self) -> None:
-        """Release the scene's renderers and simulator."""
-        self.scene.close()
+        """Release the scene's renderers and simulator; later calls raise ``EnvClosedError``."""
+        if not self._closed:
+            self._closed = self._needs_reset = True
+            self.scene.close()
+
+    def _check_open(self, call: str) -> None:
+        if self._closed:
+            raise EnvClosedError(f"{call}() on a closed env; make a new one with gymnasium.make")
 
 
 def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
@@ -266,12 +295,12 @@ def _check_choice(name: str, value: Any, allowed: tuple | list) -> None:
         raise EnvConfigError(f"{name}={value!r} is not supported; valid choices: {list(allowed)}")
 
 
-def _parse_obs_mode(obs_mode: str, privileged_state: bool) -> list[Sensor]:
+def _parse_obs_mode(obs_mode: str, privileged_state: bool | None) -> list[Sensor]:
     """The sensors an obs_mode names: ``"state"`` alone, or registered sensor names joined by '+'."""
-    if not isinstance(privileged_state, bool):
-        raise EnvConfigError(f"privileged_state must be True or False, got {privileged_state!r}")
+    if privileged_state is not None and not isinstance(privileged_state, bool):
+        raise EnvConfigError(f"privileged_state must be True, False or None, got {privileged_state!r}")
     if obs_mode == "state":
-        if not privileged_state:
+        if privileged_state is False:
             raise EnvConfigError("obs_mode='state' is the privileged state itself; with "
                                  "privileged_state=False pick 'proprio' or camera sensors, e.g. 'rgb'")
         return [SENSORS["state"]]

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0.6) -> Path:
     """Expert demos with DART noise, as scripts/collect_demos.py records them."""
-    kwargs = {"obs_mode": obs_mode}
+    kwargs = {"obs_mode": obs_mode, "privileged_state": True}
     env = gym.make(PUSH_CUBE, **kwargs)
     writer = DatasetWriter(root, env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
     collect_demos(env, Relabelled(PushCubeExpert(), noise_std=noise), range(episodes), writer,

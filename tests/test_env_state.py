@@ -75,7 +75,8 @@ def test_a_snapshot_still_restores_after_other_episodes(env_id: str, backend: st
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_set_state_returns_the_observation_of_the_snapshot(backend: str) -> None:
-    env = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb", image_size=32).unwrapped
+    env = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb", image_size=32,
+                   privileged_state=True).unwrapped
     first, _ = env.reset(seed=0)
     snapshot = env.get_state()
     for _ in range(10):
@@ -149,7 +150,7 @@ def test_a_new_sensor_is_one_registration_away() -> None:
     if name not in SENSORS:
         register_sensor(Sensor(name, lambda env: gym.spaces.Box(-1, 1, (2,), np.float32), read,
                                per_camera=False))
-    env = gym.make(PUSH_CUBE, obs_mode=f"rgb+{name}", image_size=24)
+    env = gym.make(PUSH_CUBE, obs_mode=f"rgb+{name}", image_size=24, privileged_state=True)
     obs, _ = env.reset(seed=0)
     assert set(obs) == {"state", "proprio", "top_rgb", name}
     assert obs[name] == pytest.approx(obs["state"][12:14] * -1, abs=1e-6)
@@ -158,11 +159,13 @@ def test_a_new_sensor_is_one_registration_away() -> None:
         register_sensor(SENSORS[name])
 
 
-def test_privileged_state_can_be_left_out_of_the_observation() -> None:
-    env = gym.make(PUSH_CUBE, obs_mode="rgb", privileged_state=False, image_size=24)
-    obs, _ = env.reset(seed=0)
-    assert set(obs) == {"proprio", "top_rgb"}
-    assert set(env.observation_space) == set(obs)
+def test_the_privileged_state_is_in_dict_observations_only_when_asked_for() -> None:
+    for privileged in (None, False):
+        env = gym.make(PUSH_CUBE, obs_mode="rgb", privileged_state=privileged, image_size=24)
+        obs, _ = env.reset(seed=0)
+        assert set(obs) == {"proprio", "top_rgb"} == set(env.observation_space)
+    env = gym.make(PUSH_CUBE, obs_mode="rgb", privileged_state=True, image_size=24)
+    assert set(env.reset(seed=0)[0]) == {"state", "proprio", "top_rgb"}
     with pytest.raises(EnvConfigError, match="privileged_state=False"):
         gym.make(PUSH_CUBE, obs_mode="state", privileged_state=False)
 

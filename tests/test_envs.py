@@ -171,14 +171,14 @@ def test_unknown_names_list_the_valid_ones() -> None:
 
 
 @pytest.mark.parametrize("env_id", IDS)
-def test_mujoco_offscreen_buffer_fits_the_largest_allowed_image(env_id: str) -> None:
-    from envs.scenes.mujoco_base import OFFSCREEN_SIZE
+def test_mujoco_offscreen_buffers_fit_each_image_up_to_the_largest_allowed(env_id: str) -> None:
     from envs.task_env import MAX_IMAGE_SIZE
 
-    env = gym.make(env_id, backend="mujoco", render_mode="rgb_array", render_size=MAX_IMAGE_SIZE)
-    g = env.unwrapped.scene.model.vis.global_
-    assert g.offwidth == g.offheight == OFFSCREEN_SIZE == MAX_IMAGE_SIZE
+    env = gym.make(env_id, backend="mujoco", obs_mode="rgb", image_size=24, render_mode="rgb_array",
+                   render_size=MAX_IMAGE_SIZE)
     env.reset(seed=0)
+    g = env.unwrapped.scene.model.vis.global_
+    assert (g.offwidth, g.offheight) == (24, 24)  # the observation camera's buffer, no larger
     assert env.render().shape == (MAX_IMAGE_SIZE, MAX_IMAGE_SIZE, 3)
     env.close()
 
@@ -203,7 +203,8 @@ def test_physics_blow_up_ends_the_episode_with_the_reason() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rgb_observation_and_render_shapes(backend: str) -> None:
-    env = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb", render_mode="rgb_array", render_size=64)
+    env = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb", render_mode="rgb_array", render_size=64,
+                   privileged_state=True)
     obs, _ = env.reset(seed=0)
     assert obs["top_rgb"].shape == (96, 96, 3) and obs["top_rgb"].dtype == np.uint8
     assert obs["top_rgb"].std() > 5  # an actual picture, not a blank buffer

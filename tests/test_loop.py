@@ -56,7 +56,7 @@ def test_expert_succeeds_on_100_seeded_episodes(backend: str) -> None:
 
 
 def test_expert_acts_on_image_mode_dicts_and_perception_selects_keys() -> None:
-    env = gym.make(PUSH_CUBE, obs_mode="rgb")
+    env = gym.make(PUSH_CUBE, obs_mode="rgb", privileged_state=True)
     result = rollout(env, PushCubeExpert(), seed=1, perception=SelectKeys(["state"]))
     assert result.success
     with pytest.raises(KeyError, match="available"):
@@ -88,8 +88,9 @@ def test_summary_and_seed_hygiene() -> None:
 
 
 def test_recorder_writes_episodes_that_recreate_from_their_seed(tmp_path) -> None:
-    env = gym.make(PUSH_CUBE, obs_mode="rgb")
-    writer = DatasetWriter(tmp_path / "ds", env_id=PUSH_CUBE, env_kwargs={"obs_mode": "rgb"}, fps=20)
+    kwargs = {"obs_mode": "rgb", "privileged_state": True}
+    env = gym.make(PUSH_CUBE, **kwargs)
+    writer = DatasetWriter(tmp_path / "ds", env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
     for seed in (11, 12):
         rollout(env, PushCubeExpert(), seed=seed, callbacks=[EpisodeRecorder(writer)])
     data = DemoDataset(tmp_path / "ds")
@@ -176,7 +177,8 @@ def test_dagger_mixture_asks_the_learner_every_step_and_executes_labels_with_pro
         def on_step(self, step) -> None:
             pairs.append(np.array_equal(step.action, agent.label))
 
-    result = rollout(gym.make(PUSH_CUBE, obs_mode="proprio", horizon=60), agent, seed=3,
+    env = gym.make(PUSH_CUBE, obs_mode="proprio", privileged_state=True, horizon=60)
+    result = rollout(env, agent, seed=3,
                      callbacks=[Pairs()])
     assert learner.calls == result.length == agent.labels == 60
     assert seen[0] == ["proprio"]  # the learner sees its perception's features, the expert the state

@@ -27,7 +27,8 @@ def numpy_back_projection(depth: np.ndarray, K: np.ndarray, T: np.ndarray) -> np
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def observed(request: pytest.FixtureRequest):
-    env = gym.make(PUSH_CUBE, backend=request.param, obs_mode=ALL, cameras="all", image_size=48)
+    env = gym.make(PUSH_CUBE, backend=request.param, obs_mode=ALL, cameras="all", image_size=48,
+                   privileged_state=True)
     obs, _ = env.reset(seed=3)
     yield env.unwrapped, obs
     env.close()
@@ -113,13 +114,16 @@ def test_extrinsics_match_the_spec(backend: str) -> None:
 @pytest.mark.parametrize("mode", ["proprio", "rgb", "depth", "segmentation", "pointcloud",
                                   "rgb+depth"])
 def test_obs_modes_give_the_documented_keys(mode: str) -> None:
-    env = gym.make(PUSH_CUBE, obs_mode=mode, cameras=["top", "front"], image_size=32)
-    obs, _ = env.reset(seed=0)
     sensors = [] if mode == "proprio" else mode.split("+")
-    expected = {"state", "proprio"} | {f"{c}_{s}" for c in ("top", "front") for s in sensors}
-    assert set(obs) == expected == set(env.observation_space.spaces)
-    assert env.observation_space.contains(obs)
-    env.close()
+    for privileged in (None, True):  # the privileged state only when asked for
+        env = gym.make(PUSH_CUBE, obs_mode=mode, cameras=["top", "front"], image_size=32,
+                       privileged_state=privileged)
+        obs, _ = env.reset(seed=0)
+        expected = {"proprio"} | {f"{c}_{s}" for c in ("top", "front") for s in sensors}
+        expected |= {"state"} if privileged else set()
+        assert set(obs) == expected == set(env.observation_space.spaces)
+        assert env.observation_space.contains(obs)
+        env.close()
 
 
 def test_segmentation_labels_name_the_ids() -> None:
@@ -133,7 +137,8 @@ def test_every_sensor_round_trips_through_a_dataset(tmp_path) -> None:
     from dataset import DatasetWriter, DemoDataset
     from loop.collect import collect
 
-    kwargs = {"obs_mode": "rgb+depth+segmentation+pointcloud", "cameras": "all", "image_size": 24}
+    kwargs = {"obs_mode": "rgb+depth+segmentation+pointcloud", "cameras": "all", "image_size": 24,
+              "privileged_state": True}
     env = gym.make(PUSH_CUBE, **kwargs)
     writer = DatasetWriter(tmp_path / "ds", env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
     collect(env, PushCubeExpert(), [0], writer, progress=None)

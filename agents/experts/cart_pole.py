@@ -6,6 +6,7 @@ classic dynamics linearized about upright; the sign of the LQR force picks the d
 
 import numpy as np
 
+from agents.experts.state import privileged_state
 from envs.tasks.cart_pole import CartPoleTask
 
 # u = GAINS . (x, x_dot, theta, theta_dot): the LQR force direction (positive = push right).
@@ -21,5 +22,5 @@ class CartPoleExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> int:
         """The discrete push whose direction matches the LQR force."""
-        s = features["state"] if isinstance(features, dict) else features
+        s = privileged_state(features)
         return PUSH_RIGHT if float(np.dot(GAINS, s)) > 0 else PUSH_LEFT

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from agents.experts.reach import arm_action
+from agents.experts.state import privileged_state
 from envs.robots import arm
 from envs.tasks.pick_place import CUBE_HALF, REST_HEIGHT, PickPlaceTask
 
@@ -43,7 +44,7 @@ class PickPlaceExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Normalized action (4,) for ``ee_delta``, (5,) for ``joint_delta``: arm, then gripper."""
-        s = np.asarray(features["state"] if isinstance(features, dict) else features, float)
+        s = privileged_state(features)
         goal, gripper = self.plan(s)
         move = arm_action(s[_Q], s[_EE], goal, self.gain, self.control_mode)
         return np.append(move, gripper).astype(np.float32)

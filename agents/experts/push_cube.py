@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from agents.experts.state import privileged_state
 from envs.tasks.push_cube import CUBE_HALF, GOAL_TOLERANCE, MAX_SPEED, PUSHER_RADIUS, PushCubeTask
 
 CONTACT = CUBE_HALF + PUSHER_RADIUS  # pusher-to-cube centre distance at face contact
@@ -33,7 +34,7 @@ class PushCubeExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Normalized pusher velocity command (2,) float32."""
-        s = features["state"] if isinstance(features, dict) else features
+        s = privileged_state(features)
         p = (float(s[_IDX["pusher_x"]]), float(s[_IDX["pusher_y"]]))
         c = (float(s[_IDX["cube_x"]]), float(s[_IDX["cube_y"]]))
         g = (float(s[_IDX["goal_x"]]), float(s[_IDX["goal_y"]]))

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from agents.experts.state import privileged_state
 from envs.tasks.push_t import MAX_SPEED, PUSHER_RADIUS, PUSHER_RANGE, RECTS, T_RADIUS, PushTTask
 
 LIMIT_C = 0.04  # m: torque/force ratio of the block's limit surface (fit to both engines)
@@ -241,7 +242,7 @@ class PushTExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Normalized pusher velocity command (2,) float32."""
-        s = features["state"] if isinstance(features, dict) else features
+        s = privileged_state(features)
         s = [float(v) for v in s]
         yaw = math.atan2(s[_IDX["block_sin_yaw"]], s[_IDX["block_cos_yaw"]])
         block = (s[_IDX["block_x"]], s[_IDX["block_y"]], yaw)

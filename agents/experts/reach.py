@@ -7,6 +7,7 @@ tool-down inverse kinematics (``envs/robots/arm.py``) asks for. The other arm ex
 
 import numpy as np
 
+from agents.experts.state import privileged_state
 from envs.errors import EnvConfigError
 from envs.robots import arm
 from envs.tasks.reach import ReachTask
@@ -47,5 +48,5 @@ class ReachExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Normalized action (3,) for ``ee_delta``, (4,) for ``joint_delta``; float32."""
-        s = np.asarray(features["state"] if isinstance(features, dict) else features, float)
+        s = privileged_state(features)
         return arm_action(s[_Q], s[_EE], s[_TARGET], self.gain, self.control_mode).astype(np.float32)

@@ -8,6 +8,7 @@ one goal, as :class:`agents.experts.reach.ReachExpert` does.
 import numpy as np
 
 from agents.experts.reach import arm_action
+from agents.experts.state import privileged_state
 from envs.tasks.reach_two_goals import TARGETS, ReachTwoGoalsTask
 
 _NAMES = ReachTwoGoalsTask.state_names
@@ -30,6 +31,6 @@ class ReachTwoGoalsExpert:
 
     def act(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
         """Normalized action (3,) for ``ee_delta``, (4,) for ``joint_delta``; float32."""
-        s = np.asarray(features["state"] if isinstance(features, dict) else features, float)
+        s = privileged_state(features)
         goal = s[_GOAL[self.choice]]
         return arm_action(s[_Q], s[_EE], goal, self.gain, self.control_mode).astype(np.float32)

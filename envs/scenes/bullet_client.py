@@ -7,17 +7,23 @@ through the client at ~0.1 us over a direct call.
 """
 
 import functools
+import logging
 import os
 from typing import Any
 
-import pybullet as pb
+from envs.scenes.c_output import c_output_to_log
+
+logger = logging.getLogger("envs.pybullet")
+with c_output_to_log(logger):  # "pybullet build time: ..."
+    import pybullet as pb
 
 
 class BulletClient:
     """A DIRECT-mode PyBullet server; never the implicit global client shared by all code."""
 
     def __init__(self) -> None:
-        self.id: int = pb.connect(pb.DIRECT)
+        with c_output_to_log(logger):  # "argv[0]=" on every connection
+            self.id: int = pb.connect(pb.DIRECT)
         self._pid = os.getpid()
 
     def __getattr__(self, name: str) -> Any:

@@ -14,18 +14,22 @@ import numpy as np
 from envs.cameras import CameraParams, CameraSpec, intrinsics
 from envs.contracts import SceneState
 from envs.errors import EnvConfigError
+from envs.options import integer
 from envs.randomization import SURFACES, EpisodeRandomization
+from envs.scenes.mujoco_process import make_renderer
 from envs.scenes.snapshot import python_state, restore_python_state
 
 # Warnings after which MuJoCo has reset or corrupted the state (it resets on BADQACC/QPOS/QVEL).
 _WARNING_NAMES = [n for n in mujoco.mjtWarning.__members__ if n != "mjNWARNING"]
 _SNAPSHOT = mujoco.mjtState.mjSTATE_INTEGRATION  # physics + controls, mocap, warm start
 _CV_TO_MJ = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes <-> MuJoCo's (y up, looking down -z)
+_GEOM = int(mujoco.mjtObj.mjOBJ_GEOM)  # an int: comparing arrays with the enum costs ~1 us a pixel
 MODALITIES = ("rgb", "depth", "segmentation")
-OFFSCREEN_SIZE = 640  # px: the offscreen framebuffer, the largest image a scene renders
-# Every scene's <visual>: the offscreen buffer and a soft headlight (lights add the rest).
-VISUAL_XML = f"""<visual>
-    <global offwidth="{OFFSCREEN_SIZE}" offheight="{OFFSCREEN_SIZE}"/>
+# Every scene's <visual>: a soft headlight (lights add the rest) and no shadow map: no light casts
+# shadows, and MuJoCo's default 4096^2 map alone costs 64 MB a renderer. The offscreen buffer is
+# sized per renderer (envs.scenes.mujoco_process.make_renderer).
+VISUAL_XML = """<visual>
+    <quality shadowsize="0"/>
     <headlight ambient="0.3 0.3 0.3" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
   </visual>"""
 
@@ -43,8 +47,7 @@ class MujocoScene:
 
     def __init__(self, model: mujoco.MjModel, frame_skip: int, camera_specs: tuple[CameraSpec, ...],
                  labels: tuple[str, ...]) -> None:
-        if frame_skip < 1:
-            raise EnvConfigError(f"frame_skip must be a positive integer, got {frame_skip}")
+        frame_skip = integer("frame_skip", frame_skip, 1, 1000)
         self.model, self.data = model, mujoco.MjData(model)
         self.frame_skip = frame_skip
         self.control_dt = model.opt.timestep * frame_skip
@@ -122,8 +125,7 @@ class MujocoScene:
         """
         renderer = self._renderers.get((width, height))
         if renderer is None:
-            renderer = self._renderers[(width, height)] = mujoco.Renderer(
-                self.model, height, width)
+            renderer = self._renderers[(width, height)] = make_renderer(self.model, height, width)
         renderer.update_scene(self.data, camera=camera)
         out = {}
         if "rgb" in modalities:
@@ -136,7 +138,7 @@ class MujocoScene:
             renderer.enable_segmentation_rendering()
             ids = renderer.render()
             renderer.disable_segmentation_rendering()
-            is_geom = ids[..., 1] == mujoco.mjtObj.mjOBJ_GEOM
+            is_geom = ids[..., 1] == _GEOM
             out["segmentation"] = np.where(is_geom, self._geom_label[ids[..., 0]], 0).astype(np.uint8)
         return out
 

@@ -22,6 +22,7 @@ from envs.cameras import (
 )
 from envs.contracts import SceneState
 from envs.errors import EnvConfigError, NotPicklableError
+from envs.options import integer
 from envs.randomization import SURFACES, EpisodeRandomization
 from envs.scenes.bullet_client import BulletClient
 from envs.scenes.snapshot import python_state, restore_python_state
@@ -29,6 +30,9 @@ from envs.scenes.snapshot import python_state, restore_python_state
 TIMESTEP = 0.005  # physics step, as the MuJoCo scenes
 BLOW_UP_SPEED = 50.0  # m/s: no body in these scenes can legitimately move this fast
 BLOW_UP_JOINT_SPEED = 1000.0  # rad/s or m/s at any joint: likewise
+# PyBullet caps joint speeds at 100 by default, below BLOW_UP_JOINT_SPEED, which would hide a
+# blow-up as a merely fast joint. MuJoCo has no cap; lift PyBullet's well above the threshold.
+MAX_JOINT_VELOCITY = 1e5
 AMBIENT, DIFFUSE = 0.6, 0.35  # TinyRenderer lighting coefficients at light multiplier 1
 
 
@@ -58,8 +62,7 @@ class PybulletScene:
 
     def __init__(self, frame_skip: int, camera_specs: tuple[CameraSpec, ...],
                  labels: tuple[str, ...]) -> None:
-        if frame_skip < 1:
-            raise EnvConfigError(f"frame_skip must be a positive integer, got {frame_skip}")
+        frame_skip = integer("frame_skip", frame_skip, 1, 1000)
         self.frame_skip, self.control_dt = frame_skip, TIMESTEP * frame_skip
         self.camera_specs = {spec.name: spec for spec in camera_specs}
         self.cameras = tuple(self.camera_specs)
@@ -83,6 +86,8 @@ class PybulletScene:
         self._body_labels[body] = name
         c = self.client
         joints = [j for j in range(c.getNumJoints(body)) if c.getJointInfo(body, j)[2] != pb.JOINT_FIXED]
+        for joint in joints:
+            c.changeDynamics(body, joint, maxJointVelocity=MAX_JOINT_VELOCITY)
         free_base = c.getDynamicsInfo(body, -1)[0] > 0  # mass 0 = fixed base
         if free_base or joints:  # static bodies (tables, goal markers) cannot blow up
             self._moving.append((body, free_base, joints))
