@@ -48,6 +48,8 @@ class TrainingSource:
     log: Callable[[int, dict[str, float]], None] = _no_log
     progress: bool = True
     env_factory: Callable[..., gym.Env] | None = None  # builds the env (e.g. a real robot adapter)
+    run_dir: Path | None = None  # where methods that checkpoint during training write (last.pt, ...)
+    resume: bool = False  # continue the interrupted run in run_dir
 
     @classmethod
     def from_dataset(cls, dataset: DemoDataset, **kwargs: Any) -> "TrainingSource":
@@ -102,6 +104,7 @@ class Learner:
     method: ClassVar[str]
     config_class: ClassVar[type]
     sources: ClassVar[tuple[str, ...]]  # a subset of SOURCES
+    resumable: ClassVar[bool] = False  # True if fit can continue an interrupted run (source.resume)
 
     def __init__(self, config: Any, meta: AgentMeta) -> None:
         self.config, self.meta = config, meta

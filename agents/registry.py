@@ -13,8 +13,11 @@ from envs.errors import ConfigError
 # name -> "module:Class" of a Learner subclass. Add a method here and in configs/agent/<name>.yaml.
 METHODS: dict[str, str] = {
     "bc": "agents.bc.agent:BCAgent",
+    "dqn": "agents.rl.agent:DQNAgent",
     "knn": "agents.knn:KNNAgent",
+    "ppo": "agents.rl.agent:PPOAgent",
     "random_search": "agents.random_search:RandomSearchAgent",
+    "sac": "agents.rl.agent:SACAgent",
 }
 
 

@@ -4,6 +4,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.success import SuccessFromReturn
+
 NAMESPACE = "roboloop"
 
 # id -> entry point. Bump the version when dynamics, reward or observations change.
@@ -37,16 +39,23 @@ def registered_ids() -> list[str]:
 def make(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make`` for roboloop ids and any other registered id, failing on a typo.
 
-    The error lists the roboloop ids (other Gymnasium ids, e.g. ``CartPole-v1``, work too).
+    The error lists the roboloop ids. Another Gymnasium id (e.g. ``CartPole-v1``) takes one more
+    option, ``success_threshold``: episodes whose return reaches it count as successes
+    (``SuccessFromReturn``); it defaults to the spec's ``reward_threshold``, and ``None`` leaves
+    the env as it is (it must then report ``info["is_success"]`` itself for evaluation).
     """
-    if env_id not in _TASKS and env_id not in gym.registry:
-        from envs.errors import EnvConfigError
+    from envs.errors import EnvConfigError
 
+    if env_id in _TASKS:
+        return gym.make(env_id, **kwargs)
+    if env_id not in gym.registry:
         raise EnvConfigError(
             f"unknown env id {env_id!r}; valid roboloop ids: {', '.join(registered_ids())}. "
             "Pick one of them (ids are case-sensitive and carry a version suffix), or any id "
             "registered with Gymnasium (gymnasium.register).")
-    return gym.make(env_id, **kwargs)
+    threshold = kwargs.pop("success_threshold", gym.spec(env_id).reward_threshold)
+    env = gym.make(env_id, **kwargs)
+    return env if threshold is None else SuccessFromReturn(env, threshold)
 
 
 def make_vec(env_id: str, num_envs: int, *, vectorization_mode: str = "async",

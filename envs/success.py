@@ -11,7 +11,8 @@ class SuccessFromReturn(gym.Wrapper):
     """Adds ``info["is_success"]``: True once the episode's return reaches ``threshold``.
 
     ``threshold`` defaults to the env spec's ``reward_threshold`` (e.g. 475 for CartPole-v1).
-    Every step reports it, so the last step of an episode says whether the episode succeeded.
+    Every step reports it, so the last step of an episode says whether the episode succeeded. An
+    env that reports ``is_success`` itself keeps its own.
     """
 
     def __init__(self, env: gym.Env, threshold: float | None = None) -> None:
@@ -27,10 +28,12 @@ class SuccessFromReturn(gym.Wrapper):
         """Start counting the return anew."""
         obs, info = self.env.reset(**kwargs)
         self._return = 0.0
-        return obs, {**info, "is_success": False}
+        return obs, {"is_success": False, **info}
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict]:
         """Step and report whether the return so far reaches the threshold."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._return += float(reward)
-        return obs, reward, terminated, truncated, {**info, "is_success": self._return >= self.threshold}
+        if "is_success" not in info:
+            info = {**info, "is_success": self._return >= self.threshold}
+        return obs, reward, terminated, truncated, info

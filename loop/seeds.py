@@ -1,4 +1,9 @@
-"""Seed hygiene: training and demonstration seeds stay below evaluation seeds, and never meet them.
+"""Seed hygiene: training, validation and evaluation seeds are three disjoint ranges.
+
+Demonstrations and online training episodes use seeds from ``TRAIN_SEEDS`` (0 .. 89,999);
+periodic evaluation during training, which picks the best checkpoint, uses ``VALIDATION_SEEDS``
+(90,000 .. 99,999); reported results use evaluation seeds from 100,000 on, which no choice made
+during training has seen.
 
 Seed sets are stored compactly as sorted, merged ``[start, stop)`` ranges (``to_ranges``), so a
 checkpoint can say which seeds an online learner trained on (say 0 .. 40,000) in a few numbers.
@@ -9,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from envs.errors import ConfigError, RoboloopError
 
 EVAL_START_SEED = 100_000  # evaluation seeds start here; demo/training seeds stay below it
-TRAIN_SEEDS = range(0, EVAL_START_SEED)  # where online learners draw their training episodes' seeds
+VALIDATION_SEEDS = range(90_000, EVAL_START_SEED)  # model selection during training (best checkpoint)
+TRAIN_SEEDS = range(0, VALIDATION_SEEDS.start)  # where online learners draw training episodes' seeds
 
 SeedRanges = list[tuple[int, int]]
 

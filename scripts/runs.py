@@ -63,16 +63,18 @@ def evaluate_to_dir(
     seeds = evaluation_seeds(eval_cfg.episodes, eval_cfg.start_seed)
     check_disjoint(seeds, meta.train_seeds)
     env_kwargs = {**meta.env_kwargs, **(env_overrides or {})}
-    env = envs.make(meta.env_id, **{**env_kwargs, "render_mode": "rgb_array"})
-    videos = VideoRecorder(env, out / "videos", max_videos=eval_cfg.videos)
+    render = {"render_mode": "rgb_array"} if eval_cfg.videos else {}  # not every env renders
+    env = envs.make(meta.env_id, **env_kwargs, **render)
+    videos = [VideoRecorder(env, out / "videos", max_videos=eval_cfg.videos)] if eval_cfg.videos else []
     try:
-        summary = evaluate(env, agent, seeds, perception=perception, callbacks=[videos],
+        summary = evaluate(env, agent, seeds, perception=perception, callbacks=videos,
                            progress="evaluate")
     finally:
         env.close()
     write_json(out / "metrics.json", {
         "method": meta.method, "env_id": meta.env_id, "env_kwargs": env_kwargs,
-        "perception": meta.perception, **summary.to_dict(), "videos": [str(p) for p in videos.paths],
+        "perception": meta.perception, **summary.to_dict(),
+        "videos": [str(p) for v in videos for p in v.paths],
     })
     log.info("%s", summary.headline())
     return summary

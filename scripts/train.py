@@ -3,10 +3,14 @@
     python scripts/train.py dataset=runs/collect/<stamp>/dataset          # agent=bc: offline
     python scripts/train.py agent=knn dataset=runs/collect/<stamp>/dataset
     python scripts/train.py agent=random_search env=cart_pole             # online: no dataset
+    python scripts/train.py agent=dqn env=cart_pole                       # SB3's DQN, online
+    python scripts/train.py agent=dqn env=gym env.id=CartPole-v1          # any Gymnasium id
+    python scripts/train.py agent=dqn env=cart_pole hydra.run.dir=<run> resume=true  # continue
 
 The method says what it learns from (``Learner.sources``): a dataset, an env, or both. The env is
 ``env=`` when given, else the dataset's. Writes to the run directory: config.yaml, checkpoint.pt,
-tb/ (TensorBoard), metrics.json, videos/.
+tb/ (TensorBoard), metrics.json, videos/; online learners also best.pt, last.pt and
+learning_curve.{json,png} as they train.
 """
 
 import logging
@@ -56,8 +60,10 @@ def main(cfg: DictConfig) -> float:
             for key, value in scalars.items():
                 tb.add_scalar(f"train/{key}", value, step)
 
+        if cfg.resume and not method.resumable:
+            raise ConfigError(f"{name} cannot resume an interrupted run; drop resume=true")
         source = TrainingSource(env_id, env_kwargs, dataset=data, perception=perception,
-                                log=log_scalars)
+                                log=log_scalars, run_dir=out, resume=cfg.resume)
         agent = method.fit(agent_cfg, source)
     path = agent.save(out / "checkpoint.pt")
     log.info("checkpoint: %s", path)
