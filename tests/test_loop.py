@@ -49,12 +49,6 @@ def test_rollout_calls_agent_and_callbacks_in_order() -> None:
     assert (result.length, result.success, result.reason) == (3, False, "time_limit")
 
 
-@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
-def test_expert_succeeds_on_100_seeded_episodes(backend: str) -> None:
-    summary = evaluate(gym.make(PUSH_CUBE, backend=backend), PushCubeExpert(), range(100), progress=None)
-    assert summary.success_rate >= 0.95, summary.headline()
-
-
 def test_expert_acts_on_image_mode_dicts_and_perception_selects_keys() -> None:
     env = gym.make(PUSH_CUBE, obs_mode="rgb", privileged_state=True)
     result = rollout(env, PushCubeExpert(), seed=1, perception=SelectKeys(["state"]))

@@ -1,4 +1,4 @@
-"""Reach: layouts, reward, success geometry, determinism, blow-ups and the expert on both backends."""
+"""Reach: layouts, reward, success geometry and determinism on both backends."""
 
 import math
 
@@ -10,7 +10,6 @@ from agents.experts import ReachExpert
 from envs.robots import arm
 from envs.tasks import reach
 from envs.tasks.reach import ReachState, ReachTask
-from loop.evaluation import evaluate
 
 REACH = "roboloop/Reach-v0"
 BACKENDS = ["mujoco", "pybullet"]
@@ -19,27 +18,6 @@ NAMES = ReachTask.state_names
 
 def field(obs: np.ndarray, *names: str) -> np.ndarray:
     return obs[[NAMES.index(n) for n in names]]
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_expert_reaches_a_few_seeded_targets(backend: str) -> None:
-    summary = evaluate(gym.make(REACH, backend=backend), ReachExpert(), range(5), progress=None)
-    assert summary.success_rate == 1.0 and summary.mean_length < 20
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("control_mode", arm.CONTROL_MODES)
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_expert_reaches_100_seeded_targets(backend: str, control_mode: str) -> None:
-    env = gym.make(REACH, backend=backend, control_mode=control_mode)
-    summary = evaluate(env, ReachExpert(control_mode=control_mode), range(100), progress=None)
-    assert summary.success_rate >= 0.95
-
-
-def test_expert_also_drives_joint_delta() -> None:
-    env = gym.make(REACH, control_mode="joint_delta")
-    summary = evaluate(env, ReachExpert(control_mode="joint_delta"), range(3), progress=None)
-    assert summary.success_rate == 1.0
 
 
 def test_same_seed_same_layout_on_both_backends_and_names_match_the_vector() -> None:
@@ -74,18 +52,16 @@ def test_success_is_within_two_centimetres() -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_reward_terms_sum_to_the_reward_and_success_ends_the_episode(backend: str) -> None:
+def test_distance_term_is_minus_the_tcp_to_target_distance(backend: str) -> None:
     env = gym.make(REACH, backend=backend)
     obs, _ = env.reset(seed=5)
     expert, done = ReachExpert(), False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(expert.act(obs))
-        assert reward == pytest.approx(sum(info["reward_terms"].values()))
+        obs, _, terminated, truncated, info = env.step(expert.act(obs))
         assert info["reward_terms"]["distance"] == pytest.approx(
             -np.linalg.norm(field(obs, "target_minus_ee_x", "target_minus_ee_y", "target_minus_ee_z")),
             abs=1e-6)
         done = terminated or truncated
-    assert terminated and info["is_success"] and info["reward_terms"]["success"] == 1.0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -97,20 +73,6 @@ def test_seeded_rollouts_repeat_exactly(backend: str) -> None:
         return np.stack([obs] + [env.step(env.action_space.sample())[0] for _ in range(10)])
 
     np.testing.assert_array_equal(rollout(), rollout())
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_blow_up_is_reported(backend: str) -> None:
-    env = gym.make(REACH, backend=backend)
-    env.reset(seed=0)
-    scene = env.unwrapped.scene
-    if backend == "mujoco":
-        scene.data.qvel[:] = 1e12
-    else:
-        scene.client.resetJointState(scene.arm, scene.link_index("upper"), float("nan"), 0.0)
-    _, _, terminated, truncated, info = env.step(np.zeros(3, np.float32))
-    assert truncated and not terminated and not info["is_success"]
-    assert ("BADQVEL" if backend == "mujoco" else "arm joint") in info["instability"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

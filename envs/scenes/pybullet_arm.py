@@ -119,6 +119,9 @@ class PybulletArmScene(PybulletScene):
     def reset_arm(self, q: Sequence[float], finger: float = arm.FINGER_OPEN) -> None:
         """Put the arm at ``q`` (4,) at rest, holding it there, fingers at ``finger``."""
         values = (*(float(v) for v in q), finger, finger)
+        # The fixed base too: after a blow-up its pose and velocity are NaN like the joints'.
+        self.client.resetBasePositionAndOrientation(self.arm, [0, 0, 0], [0, 0, 0, 1])
+        self.client.resetBaseVelocity(self.arm, [0, 0, 0], [0, 0, 0])
         for joint, value in zip(self._joints, values, strict=True):
             self.client.resetJointState(self.arm, joint, value, 0.0)
         self.controller.reset(tuple(q), finger)
