@@ -21,7 +21,7 @@ help:
 	@echo "make demo        collect 100 PushCube demos, train BC, evaluate 50 held-out episodes, write videos"
 	@echo "make test        lint + the test suite (slow tests excluded)"
 	@echo "make test-slow   only the slow tests (100-episode expert check, longer training)"
-	@echo "make bench       env speed + step cost benchmarks and their plot -> benchmarks/results/"
+	@echo "make bench       env speed (~3 min) and RL training speed (~40 s) -> benchmarks/results/"
 	@echo "make experiments BC learning curve over seeds -> docs/results/"
 
 setup: deps $(STAMP)
@@ -60,8 +60,7 @@ lint: setup
 
 bench: setup
 	$(PY) -m benchmarks
-	$(PY) -m benchmarks.step_cost
-	$(PY) -m benchmarks.plot
+	$(PY) -m benchmarks.rl_speed
 
 experiments: setup
 	$(PY) scripts/experiments/bc_push_cube.py

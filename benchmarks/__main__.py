@@ -4,5 +4,5 @@ import sys
 
 from benchmarks.env_speed import main
 
-if __name__ == "__main__":  # vector-env workers are spawned and re-import the main module
+if __name__ == "__main__":  # spawned vector-env workers re-import this module: run only here
     sys.exit(main())

@@ -128,3 +128,12 @@ def test_running_statistics_match_numpy() -> None:
         stats.update(chunk)
     np.testing.assert_allclose(stats.mean, rows.mean(axis=0))
     np.testing.assert_allclose(stats.std, rows.std(axis=0))
+
+
+@pytest.mark.parametrize("name", ["bc", "knn", "random_search", "dqn", "sac", "ppo"])
+def test_the_hydra_configs_state_the_methods_defaults(name: str) -> None:
+    import yaml
+
+    values = yaml.safe_load((ROOT / "configs" / "agent" / f"{name}.yaml").read_text())
+    assert values.pop("name") == name
+    assert make_config(name, values) == find_method(name).config_class()

@@ -183,3 +183,14 @@ def test_out_of_range_actions_act_and_score_as_their_clipped_values(env_id: str,
         obs_c, reward_c, *_, info_c = clipped.step(np.clip(a, -1, 1))
         np.testing.assert_array_equal(obs, obs_c)
         assert reward == reward_c and info["reward_terms"] == info_c["reward_terms"]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_snapshot_right_after_reset_restores(env_id: str, backend: str) -> None:
+    env = gym.make(env_id, backend=backend).unwrapped
+    first, _ = env.reset(seed=2)
+    snapshot = env.get_state()
+    env.action_space.seed(0)
+    run(env, [env.action_space.sample() for _ in range(5)])
+    np.testing.assert_array_equal(env.set_state(snapshot), first)

@@ -67,7 +67,6 @@ class DQNConfig(RLConfig):
     """DQN (Mnih et al. 2015): replay buffer, target network, epsilon-greedy. Tuned on CartPole."""
 
     learning_rate: float = 2.3e-3
-    lr_schedule: str = "linear"
     buffer_size: int = 100_000
     learning_starts: int = 1_000
     batch_size: int = 64

@@ -71,13 +71,14 @@ class PybulletCartPoleScene(PybulletScene):
         self.label(self.body, "cart")
         self.label_link(self.body, POLE, "pole")
         self._stepped: CartPoleState | None = None
+        self._force = 0.0  # N on the cart, set by apply_action
 
     def reset(self, layout: CartPoleLayout) -> None:
         """Set the four classic state variables."""
         c = self.client
         c.resetJointState(self.body, CART, layout.cart_x, layout.cart_vx)
         c.resetJointState(self.body, POLE, layout.pole_angle, layout.pole_angular_velocity)
-        self._stepped = None
+        self._stepped, self._force = None, 0.0
 
     def apply_action(self, action: np.ndarray) -> None:
         """Force on the cart: the normalized action times 10 N (see :meth:`step`)."""
