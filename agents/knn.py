@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.features import dataset_features, flatten_features
+from agents.features import flatten_features
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.spaces import is_discrete, space_from_dict
@@ -53,10 +53,7 @@ class KNNAgent(Learner):
     @classmethod
     def fit(cls, config: KNNConfig, source: TrainingSource) -> "KNNAgent":
         """Keep the (successful) demonstrations' frames and their normalization statistics."""
-        data = source.require_dataset(cls.method)
-        if config.success_only:
-            data = data.filtered(success_only=True)
-        obs, actions = dataset_features(data, config.obs_keys, source.perception)
+        data, obs, actions = source.demonstrations(cls.method, config.obs_keys, config.success_only)
         if len(obs) < config.k:
             raise ConfigError(f"knn needs at least k={config.k} frames, the dataset has {len(obs)}")
         mean, std = obs.mean(axis=0), np.maximum(obs.std(axis=0), 1e-2)

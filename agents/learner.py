@@ -16,6 +16,7 @@ import numpy as np
 
 import envs
 from agents.checkpoint import save_checkpoint
+from agents.features import dataset_features
 from agents.meta import AgentMeta
 from agents.spaces import space_to_dict
 from dataset import DemoDataset
@@ -81,6 +82,15 @@ class TrainingSource:
             raise ConfigError(f"method {method!r} learns from demonstrations: pass dataset=<folder "
                               "written by scripts/collect_demos.py>")
         return self.dataset
+
+    def demonstrations(self, method: str, obs_keys: list[str],
+                       success_only: bool) -> tuple[DemoDataset, np.ndarray, np.ndarray]:
+        """The dataset (filtered) and every frame's features (N, Do) and action (N, Da), float32."""
+        data = self.require_dataset(method)
+        if success_only:
+            data = data.filtered(success_only=True)
+        obs, actions = dataset_features(data, obs_keys, self.perception)
+        return data, obs, actions
 
     def meta(self, method: str, training: str, train_seeds: SeedRanges,
              **extra: Any) -> AgentMeta:

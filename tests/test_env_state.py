@@ -33,37 +33,36 @@ def assert_same(first: list[tuple], second: list[tuple]) -> None:
         assert (r1, te1, tr1) == (r2, te2, tr2)
 
 
-@pytest.mark.parametrize("env_id", IDS)
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_restoring_a_snapshot_then_replaying_reproduces_the_trajectory_exactly(
-        env_id: str, backend: str) -> None:
+def snapshot_mid_episode(env_id: str, backend: str) -> tuple:
+    """An env 15 random steps into seed 3's episode, its snapshot, the actions, and the rest of the run."""
     env = gym.make(env_id, backend=backend).unwrapped
     env.reset(seed=3)
     env.action_space.seed(0)
     actions = [env.action_space.sample() for _ in range(50)]
     run(env, actions[:15])
     snapshot = env.get_state()
-    original = run(env, actions[15:])
+    return env, snapshot, actions[15:], run(env, actions[15:])
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_restoring_a_snapshot_then_replaying_reproduces_the_trajectory_exactly(
+        env_id: str, backend: str) -> None:
+    env, snapshot, actions, original = snapshot_mid_episode(env_id, backend)
     assert len(original) > 5
     for _ in range(2):  # as planning uses it: restore, roll out, restore again
         env.set_state(snapshot)
-        assert_same(original, run(env, actions[15:]))
+        assert_same(original, run(env, actions))
 
 
 @pytest.mark.parametrize("env_id", IDS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_snapshot_still_restores_after_other_episodes(env_id: str, backend: str) -> None:
-    env = gym.make(env_id, backend=backend).unwrapped
-    env.reset(seed=3)
-    env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(50)]
-    run(env, actions[:15])
-    snapshot = env.get_state()
-    original = run(env, actions[15:])
+    env, snapshot, actions, original = snapshot_mid_episode(env_id, backend)
     env.reset(seed=9)
     run(env, actions[:7])
     env.set_state(snapshot)
-    replay = run(env, actions[15:])
+    replay = run(env, actions)
     if (env_id, backend) != ("roboloop/PushT-v0", "pybullet"):
         assert_same(original, replay)
         return

@@ -8,7 +8,7 @@ import torch
 from agents.bc.config import BCConfig
 from agents.bc.policy import BCPolicy
 from agents.bc.train import fit_policy
-from agents.features import dataset_features, flatten_features
+from agents.features import flatten_features
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.normalizer import Normalizer
@@ -31,10 +31,7 @@ class BCAgent(Learner):
     @classmethod
     def fit(cls, config: BCConfig, source: TrainingSource) -> "BCAgent":
         """Regress (or classify) the dataset's actions from its frames' features."""
-        data = source.require_dataset(cls.method)
-        if config.success_only:
-            data = data.filtered(success_only=True)
-        obs, actions = dataset_features(data, config.obs_keys, source.perception)
+        data, obs, actions = source.demonstrations(cls.method, config.obs_keys, config.success_only)
         action_space = source.spaces()[1]
         n = int(action_space.n) if is_discrete(action_space) else None
         policy = fit_policy(obs, actions, config, n, log=source.log, progress=source.progress)
