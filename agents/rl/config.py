@@ -110,7 +110,7 @@ class PPOConfig(RLConfig):
     """PPO (Schulman et al. 2017): clipped on-policy policy gradient. Tuned on Reach."""
 
     learning_rate: float = 3e-4
-    total_steps: int = 200_000
+    total_steps: int = 150_000
     n_envs: int = 4
     n_steps: int = 512  # rollout length per env between updates
     batch_size: int = 256
