@@ -119,3 +119,10 @@ def test_any_gymnasium_id_trains_and_unknown_ids_say_what_exists() -> None:
     assert evaluate(envs.make("CartPole-v1"), agent, evaluation_seeds(1), progress=None).episodes == 1
     with pytest.raises(EnvConfigError, match="valid roboloop ids"):
         fit("dqn", "CartPol-v9")
+
+
+def test_vectorized_training_runs_in_spawned_workers() -> None:
+    agent = fit("ppo", CART_POLE, {"horizon": 50}, subprocess=True, select="last")
+    assert agent.meta.extra["env_steps"] >= TINY["ppo"]["total_steps"]
+    lo, hi = agent.meta.train_seeds[0]
+    assert hi - lo >= 2  # both workers reset with their own training seeds
