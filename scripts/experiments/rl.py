@@ -1,6 +1,6 @@
 """Online RL across seeds: DQN on CartPole (3 envs), SAC and PPO on Reach (2 backends), DQN from pixels.
 
-    python scripts/experiments/rl.py                         # every cell, 3 seeds (about an hour)
+    python scripts/experiments/rl.py                         # every cell, 3 seeds (about 2 hours)
     python scripts/experiments/rl.py --cells dqn_cartpole_v1 zoo_dqn_cartpole_v1 --seeds 0 1 2
     python scripts/experiments/rl.py --quick                 # a few minutes: checks the pipeline
 
@@ -58,7 +58,8 @@ CELLS = [
     Cell("ppo_reach_pybullet", "ppo", "roboloop/Reach-v0", {"backend": "pybullet"}, goal="success >= 90%"),
     Cell("dqn_pixels_cartpole", "dqn", "roboloop/CartPole-v0",
          {"obs_mode": "rgb", "image_size": 64, "cameras": "close"},
-         {"obs_keys": ["close_rgb"], "frame_stack": 3, "buffer_size": 50_000}, goal="curve only"),
+         {"obs_keys": ["close_rgb"], "frame_stack": 3, "buffer_size": 50_000, "total_steps": 30_000},
+         goal="curve only"),
 ]
 ZOO_DQN = dict(learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1000, gamma=0.99,
                target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
