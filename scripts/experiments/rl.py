@@ -8,7 +8,7 @@ Every agent trains through ``agents`` (the Learner interface scripts/train.py us
 best checkpoint on validation seeds (90000+), and is tested on 100 held-out episodes (seeds
 100000+). ``zoo_dqn_cartpole_v1`` is the reference: plain stable-baselines3 DQN with RL Zoo's
 CartPole hyperparameters, its final policy tested on the same episodes. Writes
-docs/results/rl.{json,md} and rl_curves.png (the runs' validation curves under --out/runs).
+docs/results/rl.{json,md} and rl_curves.png; each run's checkpoints and curve go to --runs.
 """
 
 import argparse
@@ -30,7 +30,9 @@ from dataset import atomic_write_text  # noqa: E402
 from loop import evaluate, wilson_interval  # noqa: E402
 from loop.evaluation import evaluation_seeds  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "results"
+RUNS = ROOT / "runs" / "experiments" / "rl"  # checkpoints and curves of every run (git-ignored)
 TEST_EPISODES = 100
 
 
@@ -90,10 +92,10 @@ def run_zoo(cell: Cell, seed: int, steps: int) -> tuple[object, dict]:
     return SB3Policy(model), {"env_steps": int(model.num_timesteps)}
 
 
-def run_cell(cell: Cell, seed: int, out: Path, quick: bool) -> dict:
+def run_cell(cell: Cell, seed: int, runs: Path, quick: bool) -> dict:
     """Train one seed, test it on held-out episodes, summarize its validation curve."""
     started = time.perf_counter()
-    run_dir = out / "runs" / cell.name / f"seed{seed}"
+    run_dir = runs / cell.name / f"seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     options = {**cell.options, "seed": seed}
     if quick:
@@ -170,7 +172,8 @@ def main() -> None:
                         choices=[c.name for c in CELLS])
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline only")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=OUT, help="where rl.{json,md} and the plot go")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="where each run's checkpoints go")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +182,7 @@ def main() -> None:
     for cell in [c for c in CELLS if c.name in args.cells]:
         runs = []
         for seed in args.seeds:
-            runs.append(run_cell(cell, seed, args.out, args.quick))
+            runs.append(run_cell(cell, seed, args.runs, args.quick))
             print(cell.name, {k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
         previous[cell.name] = summarize(cell, runs)
         rows = [previous[c.name] for c in CELLS if c.name in previous]
