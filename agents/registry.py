@@ -13,6 +13,7 @@ from envs.errors import ConfigError
 # name -> "module:Class" of a Learner subclass. Add a method here and in configs/agent/<name>.yaml.
 METHODS: dict[str, str] = {
     "bc": "agents.bc.agent:BCAgent",
+    "dagger": "agents.dagger:DAggerAgent",
     "dqn": "agents.rl.agent:DQNAgent",
     "knn": "agents.knn:KNNAgent",
     "ppo": "agents.rl.agent:PPOAgent",

@@ -130,7 +130,7 @@ def test_running_statistics_match_numpy() -> None:
     np.testing.assert_allclose(stats.std, rows.std(axis=0))
 
 
-@pytest.mark.parametrize("name", ["bc", "knn", "random_search", "dqn", "sac", "ppo"])
+@pytest.mark.parametrize("name", ["bc", "dagger", "knn", "random_search", "dqn", "sac", "ppo"])
 def test_the_hydra_configs_state_the_methods_defaults(name: str) -> None:
     import yaml
 

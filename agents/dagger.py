@@ -1,0 +1,190 @@
+"""DAgger (Ross, Gordon & Bagnell 2011) around a behaviour-cloning learner, on the shared loop.
+
+Train BC on the demonstrations; then, each round, roll out a mixture of learner and expert (the
+expert's label is executed with probability beta_i = beta * beta_decay^(i-1), the learner's action
+otherwise), let the expert label every state the learner visited, add those labelled episodes to
+the aggregate dataset, and retrain on all of it. Rollouts are ``loop.collect`` with a
+``Relabelled`` agent: no rollout loop of its own. Expert labels are counted exactly and never pass
+``label_budget``: the last episode is cut where the budget ends.
+"""
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.bc.agent import BCAgent
+from agents.experts import make_expert
+from agents.learner import Learner, TrainingSource
+from agents.meta import AgentMeta
+from agents.registry import make_config
+from dataset import DatasetWriter, DemoDataset
+from envs.errors import ConfigError
+from loop.collect import collect
+from loop.protocols import Agent, Features
+from loop.relabel import Relabelled
+from loop.seeds import to_ranges
+from perception.identity import ObservationKeyError
+
+EXPERTS = ("scripted",)  # who labels; planners and people plug in through the same Agent protocol
+
+
+@dataclass
+class DAggerConfig:
+    """Options of DAgger (Hydra group ``agent: dagger``); ``bc`` configures the learner."""
+
+    rounds: int = 4  # aggregate-and-retrain rounds after the first BC fit
+    episodes_per_round: int = 10  # learner-driven episodes whose visited states the expert labels
+    label_budget: int | None = None  # expert labels over all rounds, counted exactly (None: no limit)
+    beta: float = 0.5  # probability of executing the expert's label in round 1
+    beta_decay: float = 0.5  # beta_i = beta * beta_decay^(i-1)
+    expert: str = "scripted"  # who labels (see EXPERTS)
+    bc: dict[str, Any] = field(default_factory=dict)  # the learner's BCConfig options
+    seed: int = 0  # the mixture's coin flips
+
+    def __post_init__(self) -> None:
+        """Validate values so a bad config fails before any work is done."""
+        if self.rounds < 0 or self.episodes_per_round < 1:
+            raise ConfigError(f"rounds must be >= 0 and episodes_per_round >= 1, got {self.rounds}, "
+                              f"{self.episodes_per_round}")
+        if not (0.0 <= self.beta <= 1.0 and 0.0 <= self.beta_decay <= 1.0):
+            raise ConfigError(f"beta and beta_decay must be in [0, 1], got {self.beta}, {self.beta_decay}")
+        if self.expert not in EXPERTS:
+            raise ConfigError(f"expert={self.expert!r}; valid choices: {list(EXPERTS)}")
+        if self.label_budget is not None and self.label_budget < 1:
+            raise ConfigError(f"label_budget must be >= 1 (or null), got {self.label_budget}")
+        make_config("bc", self.bc)  # the learner's options are checked now, not after the first round
+
+    def beta_at(self, round_index: int) -> float:
+        """beta_i for round ``round_index`` (1-based)."""
+        return self.beta * self.beta_decay ** (round_index - 1)
+
+
+class DAggerAgent(Learner):
+    """The final BC learner of a DAgger run; acts exactly as that BC agent."""
+
+    method = "dagger"
+    config_class = DAggerConfig
+    sources = ("dataset", "env")
+
+    def __init__(self, config: DAggerConfig, meta: AgentMeta, learner: BCAgent) -> None:
+        super().__init__(config, meta)
+        self.learner = learner
+
+    @classmethod
+    def fit(cls, config: DAggerConfig, source: TrainingSource) -> "DAggerAgent":
+        """BC on the demonstrations, then ``rounds`` of mixture rollouts, labels and retraining."""
+        demos = source.require_dataset(cls.method)
+        expert = make_expert(source.env_id)
+        env = source.make_env()
+        try:
+            horizon = _check_setup(config, env, expert)
+            folder = (source.run_dir or Path(tempfile.mkdtemp())) / "aggregate"
+            writer = _aggregate(demos, folder)
+            run = _Run(config, source, env, expert, writer, horizon)
+            learner = run.fit_learner(0)
+            for i in range(1, config.rounds + 1):
+                if not run.collect_round(i, learner):
+                    break  # the label budget is spent
+                learner = run.fit_learner(i)
+        finally:
+            env.close()
+        data = DemoDataset(folder)
+        meta = source.meta(cls.method, cls.training_kind(), to_ranges(data.seeds), labels=run.labels,
+                           episodes=len(data), frames=data.num_frames, rounds=run.history,
+                           aggregate=str(folder))
+        return cls(config, meta, learner)
+
+    def reset(self) -> None:
+        """The BC learner is memoryless."""
+        self.learner.reset()
+
+    def act(self, features: Features) -> np.ndarray:
+        """The final learner's action."""
+        return self.learner.act(features)
+
+    def state(self) -> dict[str, Any]:
+        """The final learner's state."""
+        return self.learner.state()
+
+    @classmethod
+    def from_state(cls, config: DAggerConfig, meta: AgentMeta, state: dict[str, Any]) -> "DAggerAgent":
+        """Rebuild the final learner."""
+        return cls(config, meta, BCAgent.from_state(make_config("bc", config.bc), meta, state))
+
+
+class _Run:
+    """The state of one DAgger run: the aggregate writer, the seeds used, the labels spent."""
+
+    def __init__(self, config: DAggerConfig, source: TrainingSource, env: gym.Env, expert: Agent,
+                 writer: DatasetWriter, horizon: int) -> None:
+        self.config, self.source, self.env, self.expert = config, source, env, expert
+        self.writer, self.horizon = writer, horizon
+        used = writer.seeds
+        self.seeds = (s for s in source.seeds if s not in used)  # fresh training seeds per episode
+        self.labels, self.history = 0, []
+
+    def fit_learner(self, round_index: int) -> BCAgent:
+        """BC on everything aggregated so far."""
+        data = DemoDataset(self.writer.root)
+        bc = make_config("bc", {**self.config.bc, "success_only": False})  # every visited state counts
+        source = TrainingSource(self.source.env_id, self.source.env_kwargs, dataset=data,
+                                perception=self.source.perception, log=self._log(round_index),
+                                progress=self.source.progress)
+        return BCAgent.fit(bc, source)
+
+    def collect_round(self, round_index: int, learner: BCAgent) -> bool:
+        """Mixture rollouts labelled by the expert; False once the budget allows no more labels."""
+        cfg, beta = self.config, self.config.beta_at(round_index)
+        results = []
+        for _ in range(cfg.episodes_per_round):
+            remaining = None if cfg.label_budget is None else cfg.label_budget - self.labels
+            if remaining is not None and remaining <= 0:
+                break
+            agent = Relabelled(self.expert, driver=learner, perception=self.source.perception, beta=beta,
+                               seed=cfg.seed * 100_003 + self.labels)
+            env = self.env if remaining is None or remaining >= self.horizon else \
+                gym.wrappers.TimeLimit(self.env, remaining)  # the last episode ends with the budget
+            results += collect(env, agent, [next(self.seeds)], self.writer, progress=None,
+                               extra={"dagger_round": round_index, "beta": beta,
+                                      "actions": "expert labels of learner-visited states"})
+            self.labels += agent.labels
+        if results:
+            rate = float(np.mean([r.success for r in results]))
+            self.history.append({"round": round_index, "beta": beta, "episodes": len(results),
+                                 "labels": self.labels, "rollout_success": rate})
+            self.source.log(round_index, {"dagger/rollout_success": rate, "dagger/labels": self.labels})
+        return cfg.label_budget is None or self.labels < cfg.label_budget
+
+    def _log(self, round_index: int) -> Any:
+        log = self.source.log
+
+        def scoped(step: int, scalars: dict[str, float]) -> None:
+            log(step, {f"round{round_index}/{k}": v for k, v in scalars.items()})
+        return scoped
+
+
+def _check_setup(config: DAggerConfig, env: gym.Env, expert: Agent) -> int:
+    """The env's horizon, after checking that the expert can act here and the budget fits an episode."""
+    obs, _ = env.reset(seed=0)
+    try:
+        expert.reset()
+        expert.act(obs)
+    except ObservationKeyError as e:
+        raise ConfigError(f"DAgger's expert cannot act on this env's observations: {e}") from e
+    horizon = getattr(env.unwrapped, "horizon", None) or env.spec.max_episode_steps
+    if config.label_budget is not None and horizon and config.label_budget < horizon:
+        raise ConfigError(f"label_budget={config.label_budget} is smaller than one episode ({horizon} "
+                          "steps); give at least one episode's worth of labels")
+    return int(horizon)
+
+
+def _aggregate(demos: DemoDataset, folder: Path) -> DatasetWriter:
+    """A new dataset holding the demonstrations, to which every round's labelled episodes are added."""
+    writer = DatasetWriter(folder, env_id=demos.env_id, env_kwargs=demos.env_kwargs, fps=demos.fps)
+    for i in range(len(demos)):
+        writer.add_episode(demos.episode(i))
+    return writer
