@@ -22,6 +22,7 @@ from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.registry import make_config
 from dataset import DatasetWriter, DemoDataset
+from dataset.tools import copy_episodes
 from envs.errors import ConfigError
 from loop.collect import collect
 from loop.protocols import Agent, Features
@@ -83,7 +84,7 @@ class DAggerAgent(Learner):
         try:
             horizon = _check_setup(config, env, expert)
             folder = (source.run_dir or Path(tempfile.mkdtemp())) / "aggregate"
-            writer = _aggregate(demos, folder)
+            writer = copy_episodes(demos, range(len(demos)), folder)  # the demonstrations first
             run = _Run(config, source, env, expert, writer, horizon)
             learner = run.fit_learner(0)
             for i in range(1, config.rounds + 1):
@@ -180,11 +181,3 @@ def _check_setup(config: DAggerConfig, env: gym.Env, expert: Agent) -> int:
         raise ConfigError(f"label_budget={config.label_budget} is smaller than one episode ({horizon} "
                           "steps); give at least one episode's worth of labels")
     return int(horizon)
-
-
-def _aggregate(demos: DemoDataset, folder: Path) -> DatasetWriter:
-    """A new dataset holding the demonstrations, to which every round's labelled episodes are added."""
-    writer = DatasetWriter(folder, env_id=demos.env_id, env_kwargs=demos.env_kwargs, fps=demos.fps)
-    for i in range(len(demos)):
-        writer.add_episode(demos.episode(i))
-    return writer

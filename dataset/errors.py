@@ -9,7 +9,8 @@ from __future__ import annotations
 from envs.errors import RoboloopError
 
 __all__ = ["DatasetError", "DatasetExistsError", "DatasetFormatError", "DatasetIndexError",
-           "DatasetKeyError", "DatasetNotFoundError", "VideoError"]
+           "DatasetKeyError", "DatasetMismatchError", "DatasetNotFoundError", "DatasetSplitError",
+           "DuplicateSeedError", "ExportDependencyError", "VideoError"]
 
 
 class DatasetError(RoboloopError):
@@ -38,3 +39,19 @@ class DatasetIndexError(DatasetError, IndexError, TypeError):
 
 class VideoError(DatasetError, OSError):
     """A video could not be encoded or decoded."""
+
+
+class DatasetMismatchError(DatasetError, ValueError):
+    """Datasets that must agree (the sources of a merge) differ in env, fps or features."""
+
+
+class DuplicateSeedError(DatasetError, ValueError):
+    """A reset seed appears in more than one source of a merge (the same episode twice?)."""
+
+
+class DatasetSplitError(DatasetError, ValueError):
+    """A split (fractions and episode lists) that does not divide the episodes into parts."""
+
+
+class ExportDependencyError(DatasetError, ImportError):
+    """An exporter's optional package (h5py, minari) is not installed."""
