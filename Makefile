@@ -50,7 +50,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto  # one worker per core (pytest-xdist); tests run torch single-threaded
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
