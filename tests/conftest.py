@@ -19,9 +19,9 @@ PUSH_CUBE = "roboloop/PushCube-v0"
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 
 
-def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0.6) -> Path:
+def collect(root: Path, episodes: int, obs_mode: str = "state", noise: float = 0.6, **options) -> Path:
     """Expert demos with DART noise, as scripts/collect_demos.py records them."""
-    kwargs = {"obs_mode": obs_mode, "privileged_state": True}
+    kwargs = {"obs_mode": obs_mode, "privileged_state": True, **options}
     env = gym.make(PUSH_CUBE, **kwargs)
     writer = DatasetWriter(root, env_id=PUSH_CUBE, env_kwargs=kwargs, fps=20)
     collect_demos(env, Relabelled(PushCubeExpert(), noise_std=noise), range(episodes), writer,

@@ -113,3 +113,77 @@ def test_full_recipe_reaches_80_percent(tmp_path) -> None:
     agent = train_bc(data, BCConfig())
     summary = evaluate(gym.make(PUSH_CUBE), agent, evaluation_seeds(50), progress=None)
     assert summary.success_rate >= 0.8, summary.headline()
+
+
+def test_the_image_network_overfits_a_tiny_batch() -> None:
+    from agents.bc.network import BCNetwork
+
+    torch.manual_seed(0)
+    cfg = BCConfig(obs_keys=["cam_rgb", "proprio"], hidden_sizes=[64, 64], shift=0, image_keypoints=8)
+    net = BCNetwork({"cam_rgb": (24, 24, 3), "proprio": (2,)}, {"cam_rgb": "uint8", "proprio": "float32"},
+                    cfg, action_dim=2, num_discrete=None)
+    obs = {"cam_rgb": torch.randint(0, 255, (16, 1, 24, 24, 3), dtype=torch.uint8),
+           "proprio": torch.randn(16, 1, 2)}
+    actions, pad = torch.rand(16, 1, 2) * 2 - 1, torch.zeros(16, 1, dtype=torch.bool)
+    net.action_norm = Normalizer.fit(actions.reshape(-1, 2).numpy())
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(400):
+        loss = net.loss(obs, actions, pad)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.02
+
+
+def test_the_mixture_head_keeps_two_modes_where_mse_averages_them() -> None:
+    from agents.nets.heads import MixtureHead, MSEHead
+
+    torch.manual_seed(0)
+    x = torch.rand(2048, 1) * 2 - 1
+    y = ((torch.randint(0, 2, (2048, 1)) * 2 - 1) * (0.5 + 0.5 * x)).reshape(-1, 1, 1)  # +-(0.5 + x/2)
+    pad = torch.zeros(2048, 1, dtype=torch.bool)
+    predictions = {}
+    for name, head in (("mse", MSEHead(32, 1, 1)), ("mixture", MixtureHead(32, 1, 1, 4))):
+        trunk = torch.nn.Sequential(torch.nn.Linear(1, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),
+                                    torch.nn.ReLU())
+        opt = torch.optim.Adam([*trunk.parameters(), *head.parameters()], lr=3e-3)
+        for _ in range(800):
+            loss = head.loss(trunk(x), y, pad)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        predictions[name] = head.predict(trunk(torch.tensor([[0.0], [0.8]]))).reshape(-1).abs()
+    assert (predictions["mse"] < 0.25).all()  # the average of the two modes: an invalid action
+    assert torch.allclose(predictions["mixture"], torch.tensor([0.5, 0.9]), atol=0.08)  # one real mode
+
+
+def test_chunked_bc_predicts_every_ta_steps_from_a_history(tmp_path) -> None:
+    from tests.conftest import collect
+
+    data = DemoDataset(collect(tmp_path / "ds", 2, obs_mode="rgb", image_size=24))
+    cfg = BCConfig(obs_keys=["top_rgb", "proprio"], obs_horizon=2, action_horizon=4, action_steps=3,
+                   steps=20, batch_size=8, hidden_sizes=[32])
+    agent = train_bc(data, cfg)
+    calls = []
+    forward = agent.model.forward
+    agent.model.forward = lambda obs: calls.append(obs["top_rgb"].shape) or forward(obs)
+    env = gym.make(PUSH_CUBE, obs_mode="rgb", image_size=24, horizon=7)
+    from loop import rollout
+
+    assert rollout(env, agent, seed=100_000).length == 7
+    assert calls == [(1, 2, 24, 24, 3)] * 3  # steps 0, 3 and 6; each sees two frames
+    loaded = load_agent(agent.save(tmp_path / "bc.pt"))
+    obs = env.reset(seed=100_001)[0]
+    agent.reset()
+    np.testing.assert_array_equal(agent.act(obs), loaded.act(obs))
+
+
+def test_bad_bc_setups_fail_before_training(demo_dataset) -> None:
+    from dataset import DatasetKeyError
+
+    with pytest.raises(DatasetKeyError, match="top_rgb"):
+        train_bc(DemoDataset(demo_dataset), BCConfig(obs_keys=["top_rgb"], steps=5))
+    with pytest.raises(ConfigError, match="action_steps"):
+        BCConfig(action_horizon=2, action_steps=3)
+    with pytest.raises(ConfigError, match="head"):
+        BCConfig(head="diffusion")

@@ -1,0 +1,1 @@
+"""Network pieces that several methods share: MLPs, image encoders, action heads."""

@@ -1,0 +1,85 @@
+"""Image encoders trained end to end: a small CNN whose features are spatial-softmax keypoints.
+
+Shapes: images come in as uint8 (B, H, W, 3), as cameras give them; features go out as
+(B, 2K): the expected (x, y) image coordinates, in [-1, 1], of K learned keypoints (Levine et al.
+2016, "End-to-end training of deep visuomotor policies"). An optional spatial transformer
+(Jaderberg et al. 2015) first warps the image by a learned affine map, initialized to identity.
+Random-shift augmentation (Kostrikov et al. 2020, DrQ) is applied while training only.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SpatialSoftmax(nn.Module):
+    """(B, C, H, W) feature maps -> (B, 2K) expected keypoint coordinates in [-1, 1]."""
+
+    def __init__(self, channels: int, keypoints: int) -> None:
+        super().__init__()
+        self.project = nn.Conv2d(channels, keypoints, kernel_size=1)
+        self.log_temperature = nn.Parameter(torch.zeros(1))
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        """Softmax over each map's pixels, then the mean pixel position under it."""
+        maps = self.project(maps)
+        b, k, h, w = maps.shape
+        weights = F.softmax(maps.reshape(b, k, h * w) / self.log_temperature.exp(), dim=-1)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=maps.device),
+                                torch.linspace(-1, 1, w, device=maps.device), indexing="ij")
+        grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)  # (H*W, 2)
+        return (weights @ grid).reshape(b, 2 * k)
+
+
+class SpatialTransformer(nn.Module):
+    """Warps (B, 3, H, W) images by a learned per-image affine map, starting at the identity."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locate = nn.Sequential(
+            nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.Linear(8 * 16, 6))
+        nn.init.zeros_(self.locate[-1].weight)
+        with torch.no_grad():
+            self.locate[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """The warped images, same shape."""
+        theta = self.locate(images).reshape(-1, 2, 3)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
+class ImageEncoder(nn.Module):
+    """uint8 (B, H, W, 3) -> (B, 2K) keypoint features: [STN] -> conv stack -> spatial softmax."""
+
+    def __init__(self, keypoints: int = 16, channels: int = 32, spatial_transformer: bool = False) -> None:
+        super().__init__()
+        self.transformer = SpatialTransformer() if spatial_transformer else None
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, channels // 2, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        self.keypoints = SpatialSoftmax(channels, keypoints)
+        self.out_dim = 2 * keypoints
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of a batch of camera images."""
+        x = images.permute(0, 3, 1, 2).float() / 255.0
+        if self.transformer is not None:
+            x = self.transformer(x)
+        return self.keypoints(self.convs(x))
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ's augmentation on uint8 (B, H, W, C) images.
+
+    Pad by ``pad`` edge pixels, crop back to (H, W) at a random offset per image.
+    """
+    if pad <= 0:
+        return images
+    b, h, w, _ = images.shape
+    padded = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")
+    offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator).tolist()
+    crops = torch.stack([p[:, y:y + h, x:x + w] for p, (y, x) in zip(padded, offsets, strict=True)])
+    return crops.to(images.dtype).permute(0, 2, 3, 1)
