@@ -1,11 +1,18 @@
-"""DAgger (Ross, Gordon & Bagnell 2011) around a behaviour-cloning learner, on the shared loop.
+"""DAgger (Ross, Gordon & Bagnell 2011) and human-gated DAgger (Kelly et al. 2019) around a BC learner.
 
 Train BC on the demonstrations; then, each round, roll out a mixture of learner and expert (the
 expert's label is executed with probability beta_i = beta * beta_decay^(i-1), the learner's action
 otherwise), let the expert label every state the learner visited, add those labelled episodes to
 the aggregate dataset, and retrain on all of it. Rollouts are ``loop.collect`` with a
-``Relabelled`` agent: no rollout loop of its own. Expert labels are counted exactly and never pass
-``label_budget``: the last episode is cut where the budget ends.
+``Relabelled`` agent: no rollout loop of its own. With a run directory, each round's learner is
+saved as ``rounds/round_<i>.pt`` (its metadata holds the expert labels it was trained on). Expert
+labels are counted exactly and never pass ``label_budget``: the last episode is cut where the
+budget ends.
+
+``mode=hg_dagger`` switches to HG-DAgger: the learner drives every step and the supervisor takes
+over only when they choose (``loop.Intervened``); only the intervened steps become labels. The
+supervisor is a person at the keyboard (``expert=keyboard``) or a stand-in that takes over when
+the learner strays from it (``expert=scripted`` or ``planner`` behind an :class:`ExpertGate`).
 """
 
 import tempfile
@@ -17,20 +24,22 @@ import gymnasium as gym
 import numpy as np
 
 from agents.bc.agent import BCAgent
-from agents.experts import make_expert
+from agents.experts import KINDS, make_expert
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.registry import make_config
+from agents.teleop import ExpertGate
 from dataset import DatasetWriter, DemoDataset
 from dataset.tools import copy_episodes
 from envs.errors import ConfigError
 from loop.collect import collect
+from loop.intervention import Intervened
 from loop.protocols import Agent, Features
 from loop.relabel import Relabelled
 from loop.seeds import to_ranges
 from perception.identity import ObservationKeyError
 
-EXPERTS = ("scripted",)  # who labels; planners and people plug in through the same Agent protocol
+MODES = ("dagger", "hg_dagger")  # label every visited state, or only the supervisor's take-overs
 
 
 @dataclass
@@ -42,7 +51,11 @@ class DAggerConfig:
     label_budget: int | None = None  # expert labels over all rounds, counted exactly (None: no limit)
     beta: float = 0.5  # probability of executing the expert's label in round 1
     beta_decay: float = 0.5  # beta_i = beta * beta_decay^(i-1)
-    expert: str = "scripted"  # who labels (see EXPERTS)
+    expert: str = "scripted"  # who labels: scripted | planner | keyboard (a person; needs hg_dagger)
+    expert_options: dict[str, Any] = field(default_factory=dict)  # e.g. the planner's horizon, samples
+    mode: str = "dagger"  # dagger | hg_dagger (the supervisor labels only where they take over)
+    gate_threshold: float = 0.5  # hg_dagger, scripted/planner stand-in: take over beyond this gap
+    gate_release: float = 0.2  # ... and hand back once the learner is within this of the expert
     bc: dict[str, Any] = field(default_factory=dict)  # the learner's BCConfig options
     seed: int = 0  # the mixture's coin flips
 
@@ -53,8 +66,15 @@ class DAggerConfig:
                               f"{self.episodes_per_round}")
         if not (0.0 <= self.beta <= 1.0 and 0.0 <= self.beta_decay <= 1.0):
             raise ConfigError(f"beta and beta_decay must be in [0, 1], got {self.beta}, {self.beta_decay}")
-        if self.expert not in EXPERTS:
-            raise ConfigError(f"expert={self.expert!r}; valid choices: {list(EXPERTS)}")
+        if self.expert not in KINDS or self.mode not in MODES:
+            raise ConfigError(f"expert={self.expert!r}, mode={self.mode!r}; valid choices: expert in "
+                              f"{list(KINDS)}, mode in {list(MODES)}")
+        if self.expert == "keyboard" and self.mode != "hg_dagger":
+            raise ConfigError("a person at the keyboard labels by taking over, not by labelling every "
+                              "state: set mode=hg_dagger with expert=keyboard")
+        if not 0 <= self.gate_release <= self.gate_threshold:
+            raise ConfigError(f"need 0 <= gate_release <= gate_threshold, got {self.gate_release}, "
+                              f"{self.gate_threshold}")
         if self.label_budget is not None and self.label_budget < 1:
             raise ConfigError(f"label_budget must be >= 1 (or null), got {self.label_budget}")
         make_config("bc", self.bc)  # the learner's options are checked now, not after the first round
@@ -79,9 +99,9 @@ class DAggerAgent(Learner):
     def fit(cls, config: DAggerConfig, source: TrainingSource) -> "DAggerAgent":
         """BC on the demonstrations, then ``rounds`` of mixture rollouts, labels and retraining."""
         demos = source.require_dataset(cls.method)
-        expert = make_expert(source.env_id)
         env = source.make_env()
         try:
+            expert = make_expert(source.env_id, config.expert, env, **config.expert_options)
             horizon = _check_setup(config, env, expert)
             folder = (source.run_dir or Path(tempfile.mkdtemp())) / "aggregate"
             writer = copy_episodes(demos, range(len(demos)), folder)  # the demonstrations first
@@ -127,6 +147,7 @@ class _Run:
         used = writer.seeds
         self.seeds = (s for s in source.seeds if s not in used)  # fresh training seeds per episode
         self.labels, self.history = 0, []
+        self.gate = ExpertGate(expert, config.gate_threshold, config.gate_release)  # hg_dagger's stand-in
 
     def fit_learner(self, round_index: int) -> BCAgent:
         """BC on everything aggregated so far."""
@@ -135,23 +156,25 @@ class _Run:
         source = TrainingSource(self.source.env_id, self.source.env_kwargs, dataset=data,
                                 perception=self.source.perception, log=self._log(round_index),
                                 progress=self.source.progress)
-        return BCAgent.fit(bc, source)
+        learner = BCAgent.fit(bc, source)
+        learner.meta.extra.update(dagger_round=round_index, labels=self.labels)
+        if self.source.run_dir is not None:  # every round's learner, to compare rounds afterwards
+            learner.save(self.source.run_dir / "rounds" / f"round_{round_index}.pt")
+        return learner
 
     def collect_round(self, round_index: int, learner: BCAgent) -> bool:
-        """Mixture rollouts labelled by the expert; False once the budget allows no more labels."""
+        """Learner rollouts labelled by the expert; False once the budget allows no more labels."""
         cfg, beta = self.config, self.config.beta_at(round_index)
         results = []
         for _ in range(cfg.episodes_per_round):
             remaining = None if cfg.label_budget is None else cfg.label_budget - self.labels
             if remaining is not None and remaining <= 0:
                 break
-            agent = Relabelled(self.expert, driver=learner, perception=self.source.perception, beta=beta,
-                               seed=cfg.seed * 100_003 + self.labels)
-            env = self.env if remaining is None or remaining >= self.horizon else \
-                gym.wrappers.TimeLimit(self.env, remaining)  # the last episode ends with the budget
+            agent, env = self._labelling(learner, beta, remaining)
             results += collect(env, agent, [next(self.seeds)], self.writer, progress=None,
-                               extra={"dagger_round": round_index, "beta": beta,
-                                      "actions": "expert labels of learner-visited states"})
+                               extra={"dagger_round": round_index, "mode": cfg.mode, "beta": beta,
+                                      "actions": "expert labels of learner-visited states"
+                                      if cfg.mode == "dagger" else "supervisor actions where they took over"})
             self.labels += agent.labels
         if results:
             rate = float(np.mean([r.success for r in results]))
@@ -159,6 +182,19 @@ class _Run:
                                  "labels": self.labels, "rollout_success": rate})
             self.source.log(round_index, {"dagger/rollout_success": rate, "dagger/labels": self.labels})
         return cfg.label_budget is None or self.labels < cfg.label_budget
+
+    def _labelling(self, learner: BCAgent, beta: float,
+                   remaining: int | None) -> tuple[Relabelled | Intervened, gym.Env]:
+        """The loop's agent for one episode, and the env (cut to the budget where labels are per step)."""
+        perception = self.source.perception
+        if self.config.mode == "hg_dagger":
+            supervisor = self.expert if self.config.expert == "keyboard" else self.gate
+            return Intervened(learner, supervisor, perception=perception, budget=remaining), self.env
+        agent = Relabelled(self.expert, driver=learner, perception=perception, beta=beta,
+                           seed=self.config.seed * 100_003 + self.labels)
+        env = self.env if remaining is None or remaining >= self.horizon else \
+            gym.wrappers.TimeLimit(self.env, remaining)  # the last episode ends with the budget
+        return agent, env
 
     def _log(self, round_index: int) -> Any:
         log = self.source.log

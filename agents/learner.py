@@ -89,6 +89,10 @@ class TrainingSource:
         data = self.require_dataset(method)
         if success_only:
             data = data.filtered(success_only=True)
+        if not len(data):
+            raise ConfigError(f"{self.dataset.root} holds no {'successful ' if success_only else ''}episodes "
+                              f"to learn from ({len(self.dataset)} in all); collect more demonstrations"
+                              f"{' or set success_only=false' if success_only else ''}")
         obs, actions = dataset_features(data, obs_keys, self.perception)
         return data, obs, actions
 

@@ -15,6 +15,7 @@ METHODS: dict[str, str] = {
     "bc": "agents.bc.agent:BCAgent",
     "dagger": "agents.dagger:DAggerAgent",
     "dqn": "agents.rl.agent:DQNAgent",
+    "ibc": "agents.ibc.agent:IBCAgent",
     "knn": "agents.knn:KNNAgent",
     "ppo": "agents.rl.agent:PPOAgent",
     "random_search": "agents.random_search:RandomSearchAgent",

@@ -9,6 +9,7 @@ import numpy as np
 from dataset import DatasetWriter, Episode
 from dataset.video_io import write_video
 from envs.errors import ConfigError
+from loop.intervention import Intervened
 from loop.protocols import Callback, EpisodeResult, Step
 from loop.relabel import Relabelled
 
@@ -25,10 +26,12 @@ class EpisodeRecorder(Callback):
     ``labels`` (the :class:`Relabelled` agent driving the loop) the stored action is that step's
     label (e.g. the clean expert action while a noisy or learner policy drives the env: DART,
     DAgger) instead of the executed one; the recorder never asks an agent for an action itself.
+    A step whose label is None (HG-DAgger: the learner drove, no one intervened) is not stored, and
+    each run of labelled steps is committed as its own episode (``extra["segment"]``).
     """
 
     def __init__(self, writer: DatasetWriter, *, success_only: bool = False,
-                 labels: Relabelled | None = None, extra: dict | None = None) -> None:
+                 labels: Relabelled | Intervened | None = None, extra: dict | None = None) -> None:
         self.writer, self.success_only, self.labels = writer, success_only, labels
         self.extra = dict(extra or {})  # stored with every episode, e.g. how actions were labelled
         self.saved = 0
@@ -36,17 +39,21 @@ class EpisodeRecorder(Callback):
         self._obs: list[dict[str, np.ndarray]] = []
         self._actions: list[np.ndarray] = []
         self._rewards: list[float] = []
+        self._labelled: list[bool] = []
 
     def on_reset(self, obs: Any, info: dict, seed: int | None) -> None:
         """Start a new buffer; recorded episodes must be seeded to be reproducible."""
         if seed is None:
             raise ConfigError("EpisodeRecorder needs seeded resets so episodes can be recreated")
-        self._seed, self._obs, self._actions, self._rewards = seed, [], [], []
+        self._seed, self._obs, self._actions, self._rewards, self._labelled = seed, [], [], [], []
 
     def on_step(self, step: Step) -> None:
         """Keep the observation the action was chosen on, the action and its reward."""
-        self._obs.append(as_obs_dict(step.obs))
         action = step.action if self.labels is None else self.labels.label
+        self._labelled.append(action is not None)
+        if action is None:
+            return
+        self._obs.append(as_obs_dict(step.obs))
         # A discrete action (an integer index) is stored as a (1,) float32 column, exact for any
         # realistic number of choices, so every dataset has (T, Da) float32 actions.
         self._actions.append(np.asarray(action, dtype=np.float32).reshape(-1))
@@ -56,18 +63,39 @@ class EpisodeRecorder(Callback):
         """Commit the episode atomically (or drop it if failed and ``success_only``)."""
         if self.success_only and not result.success:
             return
-        keys = self._obs[0].keys()
-        self.writer.add_episode(Episode(
-            seed=int(self._seed),
-            observations={k: np.stack([o[k] for o in self._obs]) for k in keys},
-            actions=np.stack(self._actions),
-            rewards=np.asarray(self._rewards, dtype=np.float32),
-            success=result.success,
-            terminated=result.terminated,
-            truncated=result.truncated,
-            extra={"reason": result.reason, **self.extra},
-        ))
-        self.saved += 1
+        segments = _runs(self._labelled)
+        whole = segments == [(0, len(self._labelled))]
+        kept = 0
+        for i, (start, stop) in enumerate(segments):
+            rows = slice(kept, kept + stop - start)
+            kept += stop - start
+            at_end = stop == len(self._labelled)  # the segment ends where the episode ended
+            extra = {"reason": result.reason, **self.extra}
+            if not whole:
+                extra["segment"] = {"index": i, "start_step": start, "episode_length": len(self._labelled)}
+            self.writer.add_episode(Episode(
+                seed=int(self._seed),
+                observations={k: np.stack([o[k] for o in self._obs[rows]]) for k in self._obs[0]},
+                actions=np.stack(self._actions[rows]),
+                rewards=np.asarray(self._rewards[rows], dtype=np.float32),
+                success=result.success,
+                terminated=result.terminated and at_end,
+                truncated=result.truncated or not at_end,
+                extra=extra,
+            ))
+            self.saved += 1
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in ``flags``."""
+    runs, start = [], None
+    for i, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
 
 
 class VideoRecorder(Callback):

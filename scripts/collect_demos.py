@@ -1,6 +1,8 @@
-"""Collect scripted-expert demonstrations into a dataset (see docs/dataset.md).
+"""Collect expert demonstrations into a dataset (see docs/dataset.md).
 
 python scripts/collect_demos.py episodes=100 env.kwargs.obs_mode=rgb
+python scripts/collect_demos.py expert=planner env=reach episodes=20   # MPC on the simulator, any task
+python scripts/collect_demos.py expert=keyboard episodes=5              # a person drives (a terminal)
 """
 
 import logging
@@ -30,11 +32,14 @@ def main(cfg: DictConfig) -> float:
     seeds = [s for s in range(cfg.start_seed, cfg.start_seed + cfg.episodes)
              if s not in writer.seeds]
     env = envs.make(cfg.env.id, **env_kwargs)
+    expert = make_expert(cfg.env.id, cfg.expert, env, **plain(cfg.expert_options))
+    # A person's demonstrations are recorded as driven; automated experts get DART noise.
+    noise = 0.0 if cfg.expert == "keyboard" else cfg.action_noise
     # The expert labels every step once; DART noise perturbs only the executed action.
-    agent = Relabelled(make_expert(cfg.env.id), noise_std=cfg.action_noise, seed=cfg.start_seed)
+    agent = Relabelled(expert, noise_std=noise, seed=cfg.start_seed)
     try:
         results = collect(env, agent, seeds, writer, success_only=cfg.success_only,
-                          extra={"action_noise": cfg.action_noise, "noise_seed": cfg.start_seed,
+                          extra={"expert": cfg.expert, "action_noise": noise, "noise_seed": cfg.start_seed,
                                  "actions": "clean expert labels"})
     finally:
         env.close()
@@ -44,7 +49,7 @@ def main(cfg: DictConfig) -> float:
     summary = EvalSummary.from_results(results)
     write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
                                       **summary.to_dict()})
-    log.info("collection rollouts (expert, action noise std %s): %s", cfg.action_noise,
+    log.info("collection rollouts (%s expert, action noise std %s): %s", cfg.expert, noise,
              summary.headline())
     log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)
     return summary.success_rate

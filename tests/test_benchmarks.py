@@ -147,9 +147,11 @@ def spin(seconds: float) -> float:
 
 def test_blocks_exclude_resets_and_take_turns() -> None:
     cases = [Case(f"k{i}", "slow", SlowStep(), block=4, block_s=1e-3) for i in range(2)]
-    t = measure_group(cases, seconds=0.004)  # 4 turns of one 4-step block each
+    t = measure_group(cases, seconds=0.004)  # up to 4 turns of one 4-step block each
+    turns = t["k0"]["steps"] // 4  # fewer than 4 when a loaded machine hits the deadline
     for case in cases:
-        assert case.step.calls == 16 and t[case.key]["steps"] == 16 and t[case.key]["resets"] == 4
+        assert 1 <= turns <= 4 and t[case.key]["steps"] == 4 * turns == case.step.calls
+        assert t[case.key]["resets"] == turns  # every case got the same number of blocks
         assert 100 <= t[case.key]["step_us_p10"] < 200  # the 1 ms resets are left out
 
 

@@ -65,3 +65,27 @@ def test_bad_setups_fail_before_any_rollout(demos, tmp_path) -> None:
     config = make_config("dagger", {"bc": {**TINY_BC, "obs_keys": ["proprio"]}})
     with pytest.raises(ConfigError, match="expert cannot act.*privileged_state=True"):
         find_method("dagger").fit(config, source)
+
+
+def test_hg_dagger_stores_only_the_steps_where_the_supervisor_took_over(demos, tmp_path) -> None:
+    agent = run_dagger(demos, tmp_path, mode="hg_dagger", rounds=1, episodes_per_round=3,
+                       gate_threshold=0.3, gate_release=0.1)
+    labels = agent.meta.extra["labels"]
+    aggregate = DemoDataset(tmp_path / "aggregate")
+    segments = [m for m in aggregate.episodes if m.extra.get("dagger_round") == 1]
+    assert labels > 0 and sum(m.length for m in segments) == labels  # nothing the learner did is stored
+    assert all(m.extra["mode"] == "hg_dagger" for m in segments)
+    assert (tmp_path / "rounds" / "round_1.pt").is_file()
+    partial = [m for m in segments if "segment" in m.extra]
+    assert all(m.length < m.extra["segment"]["episode_length"] for m in partial)
+
+
+def test_hg_dagger_never_passes_the_budget_and_keyboard_needs_the_hg_switch(demos, tmp_path) -> None:
+    agent = run_dagger(demos, tmp_path, mode="hg_dagger", rounds=3, label_budget=150, gate_threshold=0.0,
+                       gate_release=0.0)  # a supervisor who always takes over spends the budget
+    assert agent.meta.extra["labels"] == 150
+    with pytest.raises(ConfigError, match="mode=hg_dagger"):
+        make_config("dagger", {"expert": "keyboard"})
+    source = TrainingSource.from_dataset(DemoDataset(demos), progress=False)
+    with pytest.raises(ConfigError, match="interactive terminal"):  # pytest's stdin is not a terminal
+        find_method("dagger").fit(make_config("dagger", {"expert": "keyboard", "mode": "hg_dagger"}), source)

@@ -129,3 +129,12 @@ def test_bc_on_a_discrete_task_trains_and_evaluates(tmp_path) -> None:
                  f"hydra.run.dir={tmp_path}/t"))
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert metrics["success_rate"] > 0, out.stdout
+
+
+def test_any_expert_collects_the_planner_on_reach_and_keyboard_needs_a_terminal(tmp_path) -> None:
+    ok(run("collect_demos.py", "expert=planner", "env=reach", "episodes=2", "+expert_options.horizon=4",
+           f"dataset_dir={tmp_path}/ds", f"hydra.run.dir={tmp_path}/p"))
+    data = DemoDataset(tmp_path / "ds")
+    assert len(data) == 2 and all(m.extra["expert"] == "planner" for m in data.episodes)
+    proc = run("collect_demos.py", "expert=keyboard", "episodes=1", f"hydra.run.dir={tmp_path}/k")
+    assert proc.returncode != 0 and "interactive terminal" in proc.stderr
