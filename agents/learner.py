@@ -52,6 +52,13 @@ class TrainingSource:
     run_dir: Path | None = None  # where methods that checkpoint during training write (last.pt, ...)
     resume: bool = False  # continue the interrupted run in run_dir
 
+    def __post_init__(self) -> None:
+        """A dataset recorded in another env cannot teach this one (DAgger would mix the two)."""
+        if self.dataset is not None and self.dataset.env_id != self.env_id:
+            raise ConfigError(f"the dataset {self.dataset.root} was recorded in {self.dataset.env_id}, but "
+                              f"training is in {self.env_id}; train in the dataset's env "
+                              "(TrainingSource.from_dataset, or drop env= in scripts/train.py)")
+
     @classmethod
     def from_dataset(cls, dataset: DemoDataset, **kwargs: Any) -> "TrainingSource":
         """A source whose env is the one the dataset was recorded in."""

@@ -90,7 +90,9 @@ class DemoDataset:
         known = [n[len(OBS_PREFIX):] for n in self.features if n.startswith(OBS_PREFIX)]
         unknown = [k for k in keys if k not in known]
         if unknown:
-            raise DatasetKeyError(f"unknown observation key(s) {unknown}; this dataset has {known}")
+            raise DatasetKeyError(f"unknown observation key(s) {unknown}; this dataset has {known}. Choose "
+                                  "among those, or record the keys you need (e.g. camera images with "
+                                  "collect_demos.py env.kwargs.obs_mode=rgb+proprio)")
         return list(keys)
 
     def _load_obs(self, meta: EpisodeMeta, key: str, table: Any) -> np.ndarray:

@@ -8,6 +8,7 @@ import pytest
 
 from agents import TrainingSource, find_method, load_agent, make_config
 from dataset import DemoDataset
+from dataset.errors import DatasetKeyError
 from envs import ConfigError
 from tests.conftest import PUSH_CUBE, collect
 
@@ -89,3 +90,11 @@ def test_hg_dagger_never_passes_the_budget_and_keyboard_needs_the_hg_switch(demo
     source = TrainingSource.from_dataset(DemoDataset(demos), progress=False)
     with pytest.raises(ConfigError, match="interactive terminal"):  # pytest's stdin is not a terminal
         find_method("dagger").fit(make_config("dagger", {"expert": "keyboard", "mode": "hg_dagger"}), source)
+
+
+def test_a_dataset_of_another_env_and_an_image_bc_on_a_state_dataset_fail_before_work(demos) -> None:
+    with pytest.raises(ConfigError, match="recorded in roboloop/PushCube-v0.*Reach-v0"):
+        TrainingSource("roboloop/Reach-v0", dataset=DemoDataset(demos))
+    source = TrainingSource.from_dataset(DemoDataset(demos), progress=False)
+    with pytest.raises(DatasetKeyError, match=r"\['top_rgb'\]; this dataset has \['state'\].*obs_mode=rgb"):
+        find_method("bc").fit(make_config("bc", {"obs_keys": ["top_rgb"], "steps": 1}), source)

@@ -66,7 +66,7 @@ STUDIES = {
     "two_goals": Study("roboloop/ReachTwoGoals-v0", {}, 100,
                        {"bc_mse": ("bc", {"steps": 5000}),
                         "bc_mixture": ("bc", {"steps": 5000, "head": "mixture"}),
-                        "ibc": ("ibc", {})},
+                        "ibc": ("ibc", {"steps": 3000})},
                        goal=0.9, target=">= 90% (mixture, IBC); MSE expected to fail"),
 }
 
@@ -98,7 +98,7 @@ def run_cell(study: Study, data: DemoDataset, method: str, options: dict, seed: 
         env.close()
     return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),
             "episodes": summary.episodes, "success_rate": summary.success_rate,
-            "train_seconds": round(train_s, 1),
+            "mean_length": summary.mean_length, "train_seconds": round(train_s, 1),
             "eval_seconds": round(time.perf_counter() - t0 - train_s, 1)}
 
 
@@ -110,16 +110,18 @@ def pooled(cells: list[dict]) -> dict:
 
 def to_markdown(rows: list[dict]) -> str:
     """Results table, one row per (study, method)."""
-    lines = ["| study | method | demos | seeds | success (pooled) | 95% CI | per seed | train s/seed "
-             "| target |",
-             "|---|---|---:|---:|---:|---|---|---:|---|"]
+    lines = ["| study | method | demos | seeds | success (pooled) | 95% CI | per seed | mean steps "
+             "| train s/seed | target |",
+             "|---|---|---:|---:|---:|---|---|---:|---:|---|"]
     for r in rows:
         p = r["pooled"]
         per_seed = ", ".join(f"{c['success_rate']:.0%}" for c in r["cells"])
         train = sum(c["train_seconds"] for c in r["cells"]) / len(r["cells"])
+        steps = [c["mean_length"] for c in r["cells"] if "mean_length" in c]
+        length = f"{sum(steps) / len(steps):.1f}" if steps else "-"
         lines.append(f"| {r['study']} | {r['name']} | {r['demos']} | {len(r['cells'])} | "
                      f"{p['success_rate']:.1%} | {p['success_ci95'][0]:.1%}-{p['success_ci95'][1]:.1%} | "
-                     f"{per_seed} | {train:.0f} | {r['target']} |")
+                     f"{per_seed} | {length} | {train:.0f} | {r['target']} |")
     return "\n".join(lines) + "\n"
 
 
