@@ -89,7 +89,7 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path) -> None:
 
 
 def test_unknown_agent_and_option_names_list_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known agents: \['bc', 'dagger', 'dqn', 'knn', .*'sac'\]"):
+    with pytest.raises(ConfigError, match=r"known agents: \['bc', 'dagger', 'dqn', 'ibc', 'knn', .*'sac'\]"):
         make_config("diffusion_transformer", {})
     with pytest.raises(ConfigError, match="hidden_sizes"):
         make_config("bc", {"hiden_sizes": [8]})

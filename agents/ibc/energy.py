@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from agents.bc.policy import mlp
 from agents.ibc.config import IBCConfig
+from agents.minimize import minimize
 from agents.normalizer import Normalizer
 
 
@@ -83,19 +83,13 @@ def fit_energy(obs: np.ndarray, actions: np.ndarray, cfg: IBCConfig, *,
     torch.manual_seed(cfg.seed)
     low, high = action_box(actions, cfg.bounds_margin)
     model = EnergyModel(obs.shape[1], actions.shape[1], cfg.hidden_sizes, Normalizer.fit(obs), low, high)
-    opt = torch.optim.AdamW(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps)
     obs_t, act_t = torch.from_numpy(obs).float(), torch.from_numpy(actions).float()
     gen = torch.Generator().manual_seed(cfg.seed)
-    bar = tqdm(range(cfg.steps), desc="train ibc", disable=not progress, dynamic_ncols=True)
-    for step in bar:
+
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(obs_t), (cfg.batch_size,), generator=gen)
-        loss = info_nce(model, obs_t[idx], act_t[idx], cfg.counter_examples, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == cfg.steps - 1:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            log(step, {"loss": loss.item(), "lr": sched.get_last_lr()[0]})
+        return info_nce(model, obs_t[idx], act_t[idx], cfg.counter_examples, gen)
+
+    minimize(model.net.parameters(), loss_at, steps=cfg.steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
+             log=log, progress=progress, desc="train ibc")
     return model.eval()
