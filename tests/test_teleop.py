@@ -115,3 +115,21 @@ def test_the_planner_expert_reaches_by_simulating_and_leaves_the_env_where_it_wa
     assert evaluate(env, planner, [100_000, 100_001], progress=None).success_rate == 1.0
     with pytest.raises(ConfigError, match="valid choices"):
         make_expert("roboloop/Reach-v0", "oracle", env)
+
+
+def test_keyboard_reads_a_real_terminal_without_blocking_and_restores_its_mode() -> None:
+    import os
+    import pty
+    import termios
+
+    main_fd, terminal_fd = pty.openpty()
+    with os.fdopen(terminal_fd, "r") as terminal:
+        before = termios.tcgetattr(terminal_fd)
+        teleop = KeyboardTeleop(4, stream=terminal)
+        assert termios.tcgetattr(terminal_fd) != before  # cbreak: keys arrive one by one, unechoed
+        assert teleop.intervene(None, np.zeros(4)) is None  # nothing typed: returns at once
+        os.write(main_fd, b" we")
+        np.testing.assert_allclose(teleop.intervene(None, np.zeros(4)), [0.25, 0.0, 0.0, 0.25])
+        teleop.close()
+        assert termios.tcgetattr(terminal_fd) == before
+    os.close(main_fd)

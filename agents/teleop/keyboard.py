@@ -23,16 +23,18 @@ AXES = {"w": (0, 1), "s": (0, -1), "a": (1, 1), "d": (1, -1), "r": (2, 1), "f": 
 
 
 class KeyboardTeleop(Teleop):
-    """A :class:`Teleop` fed by key presses from ``stream`` (default: this process's terminal)."""
+    """A :class:`Teleop` fed by key presses from ``stream`` (default: this process's terminal).
+
+    A terminal is switched to cbreak mode (keys arrive unbuffered, unechoed) until :meth:`close`.
+    """
+
+    _saved_mode: list | None = None  # the terminal's mode before cbreak, restored by close()
 
     def __init__(self, action_dim: int, *, step: float = 0.25, stream: IO[str] | None = None) -> None:
         super().__init__(action_dim)
         self.step = step
-        self._terminal = None
-        if stream is None:
-            stream = _open_terminal()
-            self._terminal = stream, _cbreak(stream)
-        self.stream = stream
+        self.stream = _open_terminal() if stream is None else stream
+        self._saved_mode = _cbreak(self.stream) if _is_terminal(self.stream) else None
 
     def poll(self) -> None:
         """Apply every key pressed since the last step."""
@@ -49,12 +51,11 @@ class KeyboardTeleop(Teleop):
 
     def close(self) -> None:
         """Restore the terminal's mode."""
-        if self._terminal is not None:
+        if self._saved_mode is not None:
             import termios
 
-            stream, mode = self._terminal
-            termios.tcsetattr(stream.fileno(), termios.TCSADRAIN, mode)
-            self._terminal = None
+            termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved_mode)
+            self._saved_mode = None
 
     def __del__(self) -> None:
         self.close()
@@ -66,6 +67,13 @@ def _open_terminal() -> IO[str]:
                           "CI or a batch job); run from a terminal, or use expert=scripted or the "
                           "programmatic agents.teleop.Teleop")
     return sys.stdin
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _cbreak(stream: IO[str]) -> list:
