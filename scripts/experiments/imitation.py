@@ -22,6 +22,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import matplotlib
+import numpy as np
 import torch
 
 matplotlib.use("Agg")
@@ -31,12 +32,14 @@ import envs  # noqa: E402
 from agents import TrainingSource, find_method, make_config  # noqa: E402
 from agents.experts import make_expert  # noqa: E402
 from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
+from envs.tasks.reach_two_goals import ReachTwoGoalsTask  # noqa: E402
 from loop import evaluate, wilson_interval  # noqa: E402
 from loop.collect import collect  # noqa: E402
 from loop.evaluation import evaluation_seeds  # noqa: E402
 from loop.relabel import Relabelled  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
+EE_Y = ReachTwoGoalsTask.state_names.index("ee_y")
 IMAGE = {"obs_mode": "rgb+proprio", "cameras": "top", "image_size": 64}
 
 
@@ -52,6 +55,7 @@ class Study:
     goal: float = 0.8
     target: str = ""
     eval_kwargs: dict = field(default_factory=dict)
+    modes: bool = False  # record each test episode's first action and the goal it ended nearer to
 
 
 STUDIES = {
@@ -59,15 +63,15 @@ STUDIES = {
                                {"bc_state": ("bc", {})}, noise=0.1, target=">= 80%"),
     "pick_place_pybullet": Study("roboloop/PickPlace-v0", {"backend": "pybullet"}, 200,
                                  {"bc_state": ("bc", {})}, noise=0.1, target=">= 80%"),
-    "push_cube_image": Study("roboloop/PushCube-v0", IMAGE, 100,
-                             {"bc_image": ("bc", {"obs_keys": ["top_rgb", "proprio"], "steps": 4000,
+    "push_cube_image": Study("roboloop/PushCube-v0", IMAGE, 200,
+                             {"bc_image": ("bc", {"obs_keys": ["top_rgb", "proprio"], "steps": 15000,
                                                   "batch_size": 64, "hidden_sizes": [256, 256]})},
                              target=">= 80%"),
     "two_goals": Study("roboloop/ReachTwoGoals-v0", {}, 100,
                        {"bc_mse": ("bc", {"steps": 5000}),
                         "bc_mixture": ("bc", {"steps": 5000, "head": "mixture"}),
                         "ibc": ("ibc", {"steps": 3000})},
-                       goal=0.9, target=">= 90% (mixture, IBC); MSE expected to fail"),
+                       goal=0.9, target=">= 90% (mixture, IBC)", modes=True),
 }
 
 
@@ -84,6 +88,27 @@ def make_dataset(root: Path, study: Study, demos: int) -> DemoDataset:
     return DemoDataset(root)
 
 
+class ModeProbe:
+    """Loop callback for ReachTwoGoals: each episode's first action and which goal it ended nearer to."""
+
+    def __init__(self) -> None:
+        self.first_actions: list[list[float]] = []
+        self.goals: list[str] = []
+        self._last = None
+
+    def on_reset(self, obs, info, seed) -> None:
+        self._last = obs
+
+    def on_step(self, step) -> None:
+        if step.t == 0:
+            self.first_actions.append([float(x) for x in step.action])
+        self._last = step.next_obs
+
+    def on_episode_end(self, result) -> None:
+        ee_y = float(self._last[EE_Y])  # the goals mirror each other across y = 0
+        self.goals.append("left" if ee_y > 0 else "right")
+
+
 def run_cell(study: Study, data: DemoDataset, method: str, options: dict, seed: int,
              episodes: int) -> dict:
     """Train one policy on the demonstrations and test it on the held-out seeds."""
@@ -92,11 +117,15 @@ def run_cell(study: Study, data: DemoDataset, method: str, options: dict, seed: 
     agent = find_method(method).fit(config, TrainingSource.from_dataset(data, progress=False))
     train_s = time.perf_counter() - t0
     env = envs.make(study.env_id, **{**data.env_kwargs, **study.eval_kwargs})
+    probe = ModeProbe() if study.modes else None
     try:
-        summary = evaluate(env, agent, evaluation_seeds(episodes), progress=None)
+        summary = evaluate(env, agent, evaluation_seeds(episodes), progress=None,
+                           callbacks=[probe] if probe else ())
     finally:
         env.close()
-    return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),
+    modes = {} if probe is None else {"first_actions": probe.first_actions, "goals": probe.goals,
+                                      "left_goal_share": probe.goals.count("left") / len(probe.goals)}
+    return {**modes, "seed": seed, "successes": round(summary.success_rate * summary.episodes),
             "episodes": summary.episodes, "success_rate": summary.success_rate,
             "mean_length": summary.mean_length, "train_seconds": round(train_s, 1),
             "eval_seconds": round(time.perf_counter() - t0 - train_s, 1)}
@@ -136,9 +165,29 @@ def plot(rows: list[dict], path: Path) -> None:
                     color="k", capsize=4)
         ax.scatter([i] * len(r["cells"]), [c["success_rate"] for c in r["cells"]], color="k", s=10, zorder=3)
         ax.hlines(r["goal"], i - 0.4, i + 0.4, colors="grey", linestyles="--")
-    ax.set_xticks(range(len(rows)), [f"{r['study']}\n{r['name']}" for r in rows], fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{r['study']}\n{r['name']}" for r in rows], fontsize=7, rotation=20,
+                  ha="right")
     ax.set(ylabel="held-out success rate", ylim=(0, 1.02),
            title="Imitation: pooled over training seeds (bars: 95% CI; dashes: goal)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def plot_modes(rows: list[dict], path: Path) -> None:
+    """ReachTwoGoals: each method's first actions (the decision between the goals), seed 0's policy."""
+    rows = [r for r in rows if "first_actions" in r["cells"][0]]
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.2), sharex=True, sharey=True)
+    for ax, r in zip(list(np.atleast_1d(axes)), rows, strict=True):
+        first = np.array(r["cells"][0]["first_actions"])
+        left = np.mean([c["left_goal_share"] for c in r["cells"]])
+        ax.scatter(first[:, 1], first[:, 0], s=10, alpha=0.6)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set(title=f"{r['name']}: {r['pooled']['success_rate']:.0%} success\n{left:.0%} to the left goal",
+               xlabel="first action, y (toward left goal +)")
+    np.atleast_1d(axes)[0].set_ylabel("first action, x")
+    fig.suptitle("ReachTwoGoals: the first action of each held-out episode", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -183,6 +232,7 @@ def main() -> None:
                 atomic_write_text(results, json.dumps({"eval_seeds_start": 100_000, "rows": rows}, indent=2))
                 atomic_write_text(args.out / "imitation.md", to_markdown(rows))
                 plot(rows, args.out / "imitation.png")
+                plot_modes(rows, args.out / "imitation_two_goals_modes.png")
     print(to_markdown(rows))
 
 
