@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PIP_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
 DEMO := runs/demo
 
-.PHONY: help setup deps demo test test-slow lint bench experiments clean
+.PHONY: help setup deps demo test test-slow lint bench experiments compare-deps clean
 
 help:
 	@echo "make demo        collect 100 PushCube demos, train BC, evaluate 50 held-out episodes, write videos"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-slow   only the slow tests (100-episode expert check, longer training)"
 	@echo "make bench       env speed (~3 min) and RL training speed (~40 s) -> benchmarks/results/"
 	@echo "make experiments BC learning curve over seeds -> docs/results/"
+	@echo "make compare-deps the imitation library, for the DAgger comparison in scripts/experiments/covariate_shift.py"
 
 setup: deps $(STAMP)
 
@@ -64,6 +65,19 @@ bench: setup
 
 experiments: setup
 	$(PY) scripts/experiments/bc_push_cube.py
+
+# The optional extra `compare` (pyproject.toml) with --no-deps: imitation's own pins would replace
+# gymnasium and stable-baselines3. The check after it fails if they were replaced anyway.
+compare-deps: setup
+	@$(PY) -m pip install -q --no-deps $$($(PY) -c "import tomllib; \
+	  print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['compare']))") \
+	  2>&1 | $(PIP_FILTER)
+	@$(PY) -c "import gymnasium, stable_baselines3, torch; from packaging.version import Version as V; \
+	  ok = V(gymnasium.__version__) >= V('1.0') and V(stable_baselines3.__version__) >= V('2.3'); \
+	  assert ok, f'gymnasium {gymnasium.__version__} / SB3 {stable_baselines3.__version__} were replaced'; \
+	  import imitation.algorithms.dagger, imitation.algorithms.bc; \
+	  print('imitation', imitation.__version__, 'beside gymnasium', gymnasium.__version__, \
+	        'stable-baselines3', stable_baselines3.__version__, 'torch', torch.__version__)"
 
 clean:
 	rm -rf runs outputs .pytest_cache .ruff_cache

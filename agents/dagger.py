@@ -57,6 +57,7 @@ class DAggerConfig:
     gate_threshold: float = 0.5  # hg_dagger, scripted/planner stand-in: take over beyond this gap
     gate_release: float = 0.2  # ... and hand back once the learner is within this of the expert
     bc: dict[str, Any] = field(default_factory=dict)  # the learner's BCConfig options
+    warm_start: bool = True  # each round continues training the last learner (else: refit from scratch)
     seed: int = 0  # the mixture's coin flips
 
     def __post_init__(self) -> None:
@@ -106,11 +107,12 @@ class DAggerAgent(Learner):
             folder = (source.run_dir or Path(tempfile.mkdtemp())) / "aggregate"
             writer = copy_episodes(demos, range(len(demos)), folder)  # the demonstrations first
             run = _Run(config, source, env, expert, writer, horizon)
-            learner = run.fit_learner(0)
+            learner = run.fit_learner(0, None)
             for i in range(1, config.rounds + 1):
-                if not run.collect_round(i, learner):
-                    break  # the label budget is spent
-                learner = run.fit_learner(i)
+                more = run.collect_round(i, learner)
+                learner = run.fit_learner(i, learner if config.warm_start else None)
+                if not more:
+                    break  # the label budget is spent (and its last labels are learnt from)
         finally:
             env.close()
         data = DemoDataset(folder)
@@ -149,14 +151,14 @@ class _Run:
         self.labels, self.history = 0, []
         self.gate = ExpertGate(expert, config.gate_threshold, config.gate_release)  # hg_dagger's stand-in
 
-    def fit_learner(self, round_index: int) -> BCAgent:
-        """BC on everything aggregated so far."""
+    def fit_learner(self, round_index: int, previous: BCAgent | None) -> BCAgent:
+        """BC on everything aggregated so far (continuing from ``previous`` if given)."""
         data = DemoDataset(self.writer.root)
         bc = make_config("bc", {**self.config.bc, "success_only": False})  # every visited state counts
         source = TrainingSource(self.source.env_id, self.source.env_kwargs, dataset=data,
                                 perception=self.source.perception, log=self._log(round_index),
                                 progress=self.source.progress)
-        learner = BCAgent.fit(bc, source)
+        learner = BCAgent.fit(bc, source, init=previous)
         learner.meta.extra.update(dagger_round=round_index, labels=self.labels)
         if self.source.run_dir is not None:  # every round's learner, to compare rounds afterwards
             learner.save(self.source.run_dir / "rounds" / f"round_{round_index}.pt")

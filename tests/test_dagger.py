@@ -35,6 +35,8 @@ def test_the_aggregate_grows_by_exactly_the_labels_asked_and_never_past_the_budg
     rounds = agent.meta.extra["rounds"]
     assert [r["round"] for r in rounds] == list(range(1, len(rounds) + 1))
     assert rounds[-1]["labels"] == labels
+    last = load_agent(tmp_path / "rounds" / f"round_{len(rounds)}.pt")  # the final fit saw every label
+    assert last.meta.extra["labels"] == labels and last.meta.extra["frames"] == aggregate.num_frames
     assert agent.meta.training == "interactive"
     obs = gym.make(PUSH_CUBE).reset(seed=100_000)[0]
     np.testing.assert_array_equal(load_agent(agent.save(tmp_path / "a.pt")).act(obs), agent.act(obs))
@@ -98,3 +100,15 @@ def test_a_dataset_of_another_env_and_an_image_bc_on_a_state_dataset_fail_before
     source = TrainingSource.from_dataset(DemoDataset(demos), progress=False)
     with pytest.raises(DatasetKeyError, match=r"\['top_rgb'\]; this dataset has \['state'\].*obs_mode=rgb"):
         find_method("bc").fit(make_config("bc", {"obs_keys": ["top_rgb"], "steps": 1}), source)
+
+
+def test_warm_started_rounds_continue_from_the_last_learner(demos, tmp_path) -> None:
+    from agents.bc import BCAgent
+
+    data = DemoDataset(demos)
+    source = TrainingSource.from_dataset(data, progress=False)
+    first = BCAgent.fit(make_config("bc", {**TINY_BC, "steps": 1}), source)
+    again = BCAgent.fit(make_config("bc", {**TINY_BC, "steps": 1, "lr": 1e-9}), source, init=first)
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values(), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)  # a tiny step away from init
+    assert first.model is not again.model

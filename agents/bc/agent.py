@@ -48,8 +48,12 @@ class BCAgent(Learner):
         return self.model
 
     @classmethod
-    def fit(cls, config: BCConfig, source: TrainingSource) -> "BCAgent":
-        """Regress (or classify) the dataset's actions from its frames' features."""
+    def fit(cls, config: BCConfig, source: TrainingSource, init: "BCAgent | None" = None) -> "BCAgent":
+        """Regress (or classify) the dataset's actions from its frames' features.
+
+        With ``init`` (a BC agent of the same config) training continues from its network, keeping
+        its normalizers: DAgger's rounds warm-start this way.
+        """
         action_space = source.spaces()[1]
         n = int(action_space.n) if is_discrete(action_space) else None
         if n is not None and not config.flat:
@@ -59,7 +63,8 @@ class BCAgent(Learner):
         if config.flat and not _has_images(data, config.obs_keys):
             data, obs, actions = source.demonstrations(cls.method, config.obs_keys, config.success_only)
             model: BCPolicy | BCNetwork = fit_policy(obs, actions, config, n, log=source.log,
-                                                     progress=source.progress)
+                                                     progress=source.progress,
+                                                     init=None if init is None else init.model)
             frames = len(obs)
         else:
             if perception_spec(source.perception)["name"] != "identity":
@@ -68,7 +73,8 @@ class BCAgent(Learner):
             if config.success_only:
                 data = data.filtered(success_only=True)
             windows = data.windows(config.obs_horizon, config.action_horizon, keys=config.obs_keys)
-            model = fit_network(windows, config, n, log=source.log, progress=source.progress)
+            model = fit_network(windows, config, n, log=source.log, progress=source.progress,
+                                init=None if init is None else init.model)
             frames = len(windows)
         meta = source.meta(cls.method, cls.training_kind(), to_ranges(data.seeds), frames=int(frames),
                            episodes=len(data))

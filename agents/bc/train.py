@@ -5,6 +5,7 @@
 batch (images, histories, chunks, the mixture head).
 """
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -19,12 +20,19 @@ from dataset import Windows
 
 
 def fit_policy(obs: np.ndarray, actions: np.ndarray, cfg: BCConfig, num_discrete: int | None, *,
-               log: Callable[[int, dict[str, float]], None], progress: bool) -> BCPolicy:
-    """Train on every frame: obs (N, Do), actions (N, Da) (discrete: (N, 1) indices)."""
+               log: Callable[[int, dict[str, float]], None], progress: bool,
+               init: BCPolicy | None = None) -> BCPolicy:
+    """Train on every frame: obs (N, Do), actions (N, Da) (discrete: (N, 1) indices).
+
+    With ``init`` training continues from a copy of that policy (its weights and normalizers).
+    """
     torch.manual_seed(cfg.seed)
     out_dim = num_discrete or actions.shape[1]
-    action_norm = None if num_discrete else Normalizer.fit(actions)
-    policy = BCPolicy(obs.shape[1], out_dim, cfg.hidden_sizes, Normalizer.fit(obs), action_norm)
+    if init is not None:
+        policy = copy.deepcopy(init).train()
+    else:
+        action_norm = None if num_discrete else Normalizer.fit(actions)
+        policy = BCPolicy(obs.shape[1], out_dim, cfg.hidden_sizes, Normalizer.fit(obs), action_norm)
     obs_t, act_t = torch.from_numpy(obs), torch.from_numpy(actions)
     gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -38,16 +46,23 @@ def fit_policy(obs: np.ndarray, actions: np.ndarray, cfg: BCConfig, num_discrete
 
 
 def fit_network(windows: Windows, cfg: BCConfig, num_discrete: int | None, *,
-                log: Callable[[int, dict[str, float]], None], progress: bool) -> BCNetwork:
-    """Train on observation windows (To) and action chunks (Tp) gathered batch by batch."""
+                log: Callable[[int, dict[str, float]], None], progress: bool,
+                init: BCNetwork | None = None) -> BCNetwork:
+    """Train on observation windows (To) and action chunks (Tp) gathered batch by batch.
+
+    With ``init`` training continues from a copy of that network (its weights and normalizers).
+    """
     torch.manual_seed(cfg.seed)
-    shapes = {k: tuple(windows.frames[k].shape[1:]) for k in cfg.obs_keys}
-    dtypes = {k: str(windows.frames[k].dtype) for k in cfg.obs_keys}
-    net = BCNetwork(shapes, dtypes, cfg, windows.action_dim, num_discrete)
-    for key in net.vectors:  # statistics of every frame, each counted once
-        net.norms[key] = Normalizer.fit(windows.current_obs(key).reshape(len(windows), -1))
-    if net.action_norm is not None:
-        net.action_norm = Normalizer.fit(windows.actions)
+    if init is not None:
+        net = copy.deepcopy(init)
+    else:
+        shapes = {k: tuple(windows.frames[k].shape[1:]) for k in cfg.obs_keys}
+        dtypes = {k: str(windows.frames[k].dtype) for k in cfg.obs_keys}
+        net = BCNetwork(shapes, dtypes, cfg, windows.action_dim, num_discrete)
+        for key in net.vectors:  # statistics of every frame, each counted once
+            net.norms[key] = Normalizer.fit(windows.current_obs(key).reshape(len(windows), -1))
+        if net.action_norm is not None:
+            net.action_norm = Normalizer.fit(windows.actions)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     def loss_at(step: int) -> torch.Tensor:

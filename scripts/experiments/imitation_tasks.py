@@ -3,9 +3,9 @@
 BC from state on PickPlace (both backends), from images on PushCube, and ReachTwoGoals (two valid
 goals) with the MSE head, the Gaussian-mixture head and implicit BC.
 
-    python scripts/experiments/imitation.py                          # every study, 3 seeds (long)
-    python scripts/experiments/imitation.py --studies two_goals      # one study
-    python scripts/experiments/imitation.py --quick                  # minutes: checks the pipeline
+    python scripts/experiments/imitation_tasks.py                          # every study, 3 seeds (long)
+    python scripts/experiments/imitation_tasks.py --studies two_goals      # one study
+    python scripts/experiments/imitation_tasks.py --quick                  # minutes: checks the pipeline
 
 Each study collects scripted-expert demonstrations once (training seeds 0..N-1, DART noise on the
 executed actions, clean labels), trains every method through the Learner interface on each
