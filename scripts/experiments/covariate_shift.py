@@ -16,10 +16,10 @@ scripted expert still succeeds under it. BC learns from clean expert demonstrati
 path. DAgger starts from a few of the same demonstrations; each round the learner drives in the
 task, perturbations included (the states it will meet when tested; ``--clean-dagger-rollouts``
 drives without them), the expert labels every visited state with its clean action, and BC is
-refit from scratch on the aggregate. Its x-axis value is demonstration frames + expert labels,
-the same count as BC's frames. DAgger's curve at a budget B uses, per training seed, the last
-round trained on <= B labels. Every policy is tested on the same held-out seeds (100000+),
-pooled over training seeds with a Wilson 95% interval.
+trained on the aggregate (continuing from the last round's learner). Its x-axis value is
+demonstration frames + expert labels, the same count as BC's frames. DAgger's curve at a budget
+B uses, per training seed, the last round trained on <= B labels. Every policy is tested on the
+same held-out seeds (100000+), pooled over training seeds with a Wilson 95% interval.
 
 Why the policies drift is measured on the test episodes: for each visited state, the distance to
 the nearest state of the clean demonstrations (the largest BC point's training set, a superset
