@@ -27,6 +27,12 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def pooled_success(cells: Sequence[dict]) -> dict:
+    """Success pooled over several policies' tests (``successes``, ``episodes`` each), Wilson 95% CI."""
+    k, n = sum(c["successes"] for c in cells), sum(c["episodes"] for c in cells)
+    return {"success_rate": k / n, "success_ci95": wilson_interval(k, n), "episodes": n}
+
+
 @dataclass
 class EvalSummary:
     """Aggregate of a set of evaluation episodes; ``to_dict`` is what ``metrics.json`` holds."""

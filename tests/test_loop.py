@@ -194,3 +194,10 @@ def test_envs_without_is_success_get_a_clear_error_and_a_fix() -> None:
         rollout(gym.make("CartPole-v1"), Plain(), seed=0)
     result = rollout(SuccessFromReturn(gym.make("CartPole-v1"), threshold=5), Plain(), seed=0)
     assert result.success and result.episode_return >= 5
+
+
+def test_pooled_success_adds_episodes_over_policies_before_the_interval() -> None:
+    from loop.evaluation import pooled_success, wilson_interval
+
+    pooled = pooled_success([{"successes": 49, "episodes": 50}, {"successes": 47, "episodes": 50}])
+    assert pooled == {"success_rate": 0.96, "success_ci95": wilson_interval(96, 100), "episodes": 100}

@@ -24,9 +24,9 @@ from agents import TrainingSource  # noqa: E402
 from agents.bc import BCAgent, BCConfig  # noqa: E402
 from agents.experts import PushCubeExpert  # noqa: E402
 from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
-from loop import evaluate, wilson_interval  # noqa: E402
+from loop import evaluate  # noqa: E402
 from loop.collect import collect  # noqa: E402
-from loop.evaluation import evaluation_seeds  # noqa: E402
+from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
 from loop.relabel import Relabelled  # noqa: E402
 
 ENV_ID = "roboloop/PushCube-v0"
@@ -50,12 +50,6 @@ def run_cell(data: DemoDataset, seed: int, steps: int, eval_episodes: int) -> di
     return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),
             "episodes": summary.episodes, "success_rate": summary.success_rate,
             "success_ci95": summary.success_ci95, "train_seconds": round(train_s, 1)}
-
-
-def pooled(cells: list[dict]) -> dict:
-    """Success pooled over training seeds, with its Wilson interval."""
-    k, n = sum(c["successes"] for c in cells), sum(c["episodes"] for c in cells)
-    return {"success_rate": k / n, "success_ci95": wilson_interval(k, n), "episodes": n}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -107,7 +101,7 @@ def main() -> None:
         for demos, noise in grid:
             data = make_dataset(Path(tmp) / f"d{demos}_{noise}", demos, noise)
             cells = [run_cell(data, s, steps, episodes) for s in seeds]
-            rows.append({"demos": demos, "noise": noise, "cells": cells, "pooled": pooled(cells)})
+            rows.append({"demos": demos, "noise": noise, "cells": cells, "pooled": pooled_success(cells)})
             print(to_markdown(rows[-1:]).splitlines()[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     config = {"env_id": ENV_ID, "bc": vars(BCConfig(steps=steps)), "eval_seeds_start": 100_000,

@@ -58,9 +58,9 @@ from agents.experts import make_expert  # noqa: E402
 from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
 from dataset.tools import copy_episodes  # noqa: E402
 from envs.errors import ConfigError  # noqa: E402
-from loop import Callback, Relabelled, evaluate, rollout, wilson_interval  # noqa: E402
+from loop import Callback, Relabelled, evaluate, rollout  # noqa: E402
 from loop.collect import collect  # noqa: E402
-from loop.evaluation import evaluation_seeds  # noqa: E402
+from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
 NAME = "covariate_shift"
@@ -343,9 +343,7 @@ def run_imitation(lab: Lab, seed: int, budget: int) -> dict:
 
 def pooled(cells: list[dict]) -> dict:
     """Success pooled over training seeds, with its Wilson interval."""
-    k, n = sum(c["successes"] for c in cells), sum(c["episodes"] for c in cells)
-    return {"success_rate": k / n, "success_ci95": wilson_interval(k, n), "episodes": n,
-            "mean_distance": float(np.mean([c["mean_distance"] for c in cells]))}
+    return {**pooled_success(cells), "mean_distance": float(np.mean([c["mean_distance"] for c in cells]))}
 
 
 def dagger_at(rounds: list[dict], budget: int) -> list[dict]:

@@ -33,9 +33,9 @@ from agents import TrainingSource, find_method, make_config  # noqa: E402
 from agents.experts import make_expert  # noqa: E402
 from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
 from envs.tasks.reach_two_goals import ReachTwoGoalsTask  # noqa: E402
-from loop import evaluate, wilson_interval  # noqa: E402
+from loop import evaluate  # noqa: E402
 from loop.collect import collect  # noqa: E402
-from loop.evaluation import evaluation_seeds  # noqa: E402
+from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
 from loop.relabel import Relabelled  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
@@ -131,12 +131,6 @@ def run_cell(study: Study, data: DemoDataset, method: str, options: dict, seed: 
             "eval_seconds": round(time.perf_counter() - t0 - train_s, 1)}
 
 
-def pooled(cells: list[dict]) -> dict:
-    """Success pooled over training seeds, with its Wilson interval."""
-    k, n = sum(c["successes"] for c in cells), sum(c["episodes"] for c in cells)
-    return {"success_rate": k / n, "success_ci95": wilson_interval(k, n), "episodes": n}
-
-
 def to_markdown(rows: list[dict]) -> str:
     """Results table, one row per (study, method)."""
     lines = ["| study | method | demos | seeds | success (pooled) | 95% CI | per seed | mean steps "
@@ -223,7 +217,8 @@ def main() -> None:
                 row = {"study": name, "name": label, "method": method, "options": options,
                        "env_id": study.env_id, "env_kwargs": study.env_kwargs, "demos": demos,
                        "dart_noise": study.noise, "expert_demo_success": expert_rate,
-                       "goal": study.goal, "target": study.target, "cells": cells, "pooled": pooled(cells)}
+                       "goal": study.goal, "target": study.target, "cells": cells,
+                       "pooled": pooled_success(cells)}
                 rows = [r for r in rows if (r["study"], r["name"]) != (name, label)] + [row]
                 print(to_markdown([row]).splitlines()[-1], flush=True)
                 order = {key: i for i, key in enumerate((s, m) for s in STUDIES for m in STUDIES[s].methods)}
