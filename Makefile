@@ -66,12 +66,14 @@ bench: setup
 experiments: setup
 	$(PY) scripts/experiments/bc_push_cube.py
 
-# The optional extra `compare` (pyproject.toml) with --no-deps: imitation's own pins would replace
-# gymnasium and stable-baselines3. The check after it fails if they were replaced anyway.
+# The optional extra `compare` (pyproject.toml): imitation itself with --no-deps (its own pins would
+# replace gymnasium and stable-baselines3), the rest constrained to what is installed. The check
+# after it fails if they were replaced anyway.
+COMPARE := $(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['compare']))"
 compare-deps: setup
-	@$(PY) -m pip install -q --no-deps $$($(PY) -c "import tomllib; \
-	  print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['compare']))") \
-	  2>&1 | $(PIP_FILTER)
+	@set -- $$($(COMPARE)); $(PY) -m pip install -q --no-deps "$$1" 2>&1 | $(PIP_FILTER); shift; \
+	  $(PY) -m pip freeze | grep -iE '^(gymnasium|stable.baselines3|torch|numpy|huggingface.hub)==' > $(VENV)/compare-constraints.txt; \
+	  $(PY) -m pip install -q -c $(VENV)/compare-constraints.txt "$$@" 2>&1 | $(PIP_FILTER)
 	@$(PY) -c "import gymnasium, stable_baselines3, torch; from packaging.version import Version as V; \
 	  ok = V(gymnasium.__version__) >= V('1.0') and V(stable_baselines3.__version__) >= V('2.3'); \
 	  assert ok, f'gymnasium {gymnasium.__version__} / SB3 {stable_baselines3.__version__} were replaced'; \

@@ -14,6 +14,7 @@ from envs.errors import ConfigError
 METHODS: dict[str, str] = {
     "bc": "agents.bc.agent:BCAgent",
     "dagger": "agents.dagger:DAggerAgent",
+    "diffusion": "agents.diffusion.agent:DiffusionAgent",
     "dqn": "agents.rl.agent:DQNAgent",
     "ibc": "agents.ibc.agent:IBCAgent",
     "knn": "agents.knn:KNNAgent",

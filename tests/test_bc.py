@@ -89,7 +89,8 @@ def test_checkpoints_that_need_unpickling_are_refused(tmp_path) -> None:
 
 
 def test_unknown_agent_and_option_names_list_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"known agents: \['bc', 'dagger', 'dqn', 'ibc', 'knn', .*'sac'\]"):
+    known = r"known agents: \['bc', 'dagger', 'diffusion', 'dqn', 'ibc', 'knn', .*'sac'\]"
+    with pytest.raises(ConfigError, match=known):
         make_config("diffusion_transformer", {})
     with pytest.raises(ConfigError, match="hidden_sizes"):
         make_config("bc", {"hiden_sizes": [8]})
@@ -187,3 +188,26 @@ def test_bad_bc_setups_fail_before_training(demo_dataset) -> None:
         BCConfig(action_horizon=2, action_steps=3)
     with pytest.raises(ConfigError, match="head"):
         BCConfig(head="diffusion")
+
+
+def test_refitting_a_normalizer_keeps_the_network_function() -> None:
+    from agents.bc.network import BCNetwork
+
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(50, 5)).astype(np.float32)
+    later = (rng.normal(size=(80, 5)) * 3 + 2).astype(np.float32)  # DAgger's states: far from the demos
+    policy = BCPolicy(5, 2, [16], Normalizer.fit(first), Normalizer.fit(first[:, :2]))
+    x = torch.from_numpy(later)
+    before = policy(x)
+    policy.obs_norm.refit_into(later, policy.net[0], torch.arange(5))
+    torch.testing.assert_close(policy(x), before, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(policy.obs_norm.mean, torch.from_numpy(later.mean(0)))
+
+    cfg = BCConfig(obs_keys=["state", "proprio"], obs_horizon=3, hidden_sizes=[16])
+    net = BCNetwork({"state": (5,), "proprio": (2,)}, {"state": "float32", "proprio": "float32"}, cfg, 2, None)
+    net.norms["state"], net.norms["proprio"] = Normalizer.fit(first), Normalizer.fit(first[:, :2])
+    net.action_norm = Normalizer.fit(first[:, :2])
+    obs = {"state": x[:30].reshape(10, 3, 5), "proprio": x[:30, :2].reshape(10, 3, 2)}
+    before = net(obs)
+    net.refit_normalizers({"state": later, "proprio": later[:, :2]})
+    torch.testing.assert_close(net(obs), before, atol=1e-5, rtol=1e-5)

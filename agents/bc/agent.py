@@ -51,8 +51,9 @@ class BCAgent(Learner):
     def fit(cls, config: BCConfig, source: TrainingSource, init: "BCAgent | None" = None) -> "BCAgent":
         """Regress (or classify) the dataset's actions from its frames' features.
 
-        With ``init`` (a BC agent of the same config) training continues from its network, keeping
-        its normalizers: DAgger's rounds warm-start this way.
+        With ``init`` (a BC agent of the same config) training continues from its network, with
+        the observation statistics refitted to this dataset and the first layer rewritten so the
+        network's function is unchanged by the refit: DAgger's rounds warm-start this way.
         """
         action_space = source.spaces()[1]
         n = int(action_space.n) if is_discrete(action_space) else None

@@ -9,6 +9,7 @@ All features are concatenated into (B, F) for the trunk. Continuous actions come
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,6 +50,23 @@ class BCNetwork(nn.Module):
             self.head = MixtureHead(hidden, cfg.action_horizon, action_dim, cfg.mixture_components)
         else:
             self.head = MSEHead(hidden, cfg.action_horizon, action_dim)
+
+    def refit_normalizers(self, current_obs: dict[str, np.ndarray]) -> None:
+        """Refit each vector key's normalizer on (N, ...) frames, keeping the network's function.
+
+        The trunk's first layer sees every key's features once per history frame, at the columns
+        computed here; :meth:`Normalizer.refit_into` rewrites those weights.
+        """
+        widths = {k: self.encoders[k].out_dim if k in self.encoders else _numel(self.frame_shapes[k])
+                  for k in self.cfg.obs_keys}
+        total, offset = sum(widths.values()), 0
+        for key in self.cfg.obs_keys:
+            if key in self.norms:
+                frames = torch.arange(self.cfg.obs_horizon)[:, None]
+                cols = torch.arange(widths[key])[None] + offset + total * frames
+                data = current_obs[key].reshape(len(current_obs[key]), -1)
+                self.norms[key].refit_into(data, self.trunk[0], cols)
+            offset += widths[key]
 
     def encode(self, obs: dict[str, torch.Tensor], shift: int = 0,
                generator: torch.Generator | None = None) -> torch.Tensor:

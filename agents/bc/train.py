@@ -24,12 +24,14 @@ def fit_policy(obs: np.ndarray, actions: np.ndarray, cfg: BCConfig, num_discrete
                init: BCPolicy | None = None) -> BCPolicy:
     """Train on every frame: obs (N, Do), actions (N, Da) (discrete: (N, 1) indices).
 
-    With ``init`` training continues from a copy of that policy (its weights and normalizers).
+    With ``init`` training continues from a copy of that policy: its weights, its action normalizer,
+    and its observation normalizer refitted to ``obs`` with the first layer rewritten to match.
     """
     torch.manual_seed(cfg.seed)
     out_dim = num_discrete or actions.shape[1]
-    if init is not None:
+    if init is not None:  # its observation statistics refitted to these frames, its function kept
         policy = copy.deepcopy(init).train()
+        policy.obs_norm.refit_into(obs, policy.net[0], torch.arange(obs.shape[1]))
     else:
         action_norm = None if num_discrete else Normalizer.fit(actions)
         policy = BCPolicy(obs.shape[1], out_dim, cfg.hidden_sizes, Normalizer.fit(obs), action_norm)
@@ -50,11 +52,13 @@ def fit_network(windows: Windows, cfg: BCConfig, num_discrete: int | None, *,
                 init: BCNetwork | None = None) -> BCNetwork:
     """Train on observation windows (To) and action chunks (Tp) gathered batch by batch.
 
-    With ``init`` training continues from a copy of that network (its weights and normalizers).
+    With ``init`` training continues from a copy of that network, its vector normalizers refitted
+    to ``windows`` with the trunk's first layer rewritten to match.
     """
     torch.manual_seed(cfg.seed)
-    if init is not None:
+    if init is not None:  # its vector statistics refitted to these frames, its function kept
         net = copy.deepcopy(init)
+        net.refit_normalizers({k: windows.current_obs(k) for k in net.vectors})
     else:
         shapes = {k: tuple(windows.frames[k].shape[1:]) for k in cfg.obs_keys}
         dtypes = {k: str(windows.frames[k].dtype) for k in cfg.obs_keys}
