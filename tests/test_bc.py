@@ -204,7 +204,8 @@ def test_refitting_a_normalizer_keeps_the_network_function() -> None:
     torch.testing.assert_close(policy.obs_norm.mean, torch.from_numpy(later.mean(0)))
 
     cfg = BCConfig(obs_keys=["state", "proprio"], obs_horizon=3, hidden_sizes=[16])
-    net = BCNetwork({"state": (5,), "proprio": (2,)}, {"state": "float32", "proprio": "float32"}, cfg, 2, None)
+    net = BCNetwork({"state": (5,), "proprio": (2,)}, {"state": "float32", "proprio": "float32"}, cfg, 2,
+                    None)
     net.norms["state"], net.norms["proprio"] = Normalizer.fit(first), Normalizer.fit(first[:, :2])
     net.action_norm = Normalizer.fit(first[:, :2])
     obs = {"state": x[:30].reshape(10, 3, 5), "proprio": x[:30, :2].reshape(10, 3, 2)}
