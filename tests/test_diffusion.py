@@ -170,3 +170,19 @@ def test_a_chunk_longer_than_the_episode_and_bad_configs_are_refused(trained, tm
         make_config("diffusion", {"action_horizon": 10})
     with pytest.raises(ConfigError, match="action_steps"):
         make_config("diffusion", {"action_steps": 20})
+
+
+def test_one_trained_policy_samples_with_any_step_count(trained):
+    from dataclasses import replace
+
+    from agents.diffusion.agent import DiffusionAgent
+    agent, data = trained
+    calls = []
+    for steps in (2, 7):
+        fast = DiffusionAgent(agent.model, replace(agent.config, inference_steps=steps), agent.meta)
+        inner = fast.denoise
+        fast.denoise = lambda x, t, c, inner=inner, n=steps: calls.append(n) or inner(x, t, c)
+        fast.act(data.episode(0).observations["state"][0])
+    assert calls == [2, 2, 7, 7, 7, 7, 7, 7, 7]
+    with pytest.raises(ConfigError, match="objective"):
+        DiffusionAgent(agent.model, replace(agent.config, objective="flow", sampler="euler"), agent.meta)

@@ -37,6 +37,10 @@ class DiffusionAgent(Learner):
 
     def __init__(self, model: DiffusionModel, config: DiffusionConfig, meta: AgentMeta) -> None:
         super().__init__(config, meta)
+        if config.objective != model.cfg.objective or config.action_horizon != model.cfg.action_horizon:
+            raise ConfigError(f"the policy was trained with objective={model.cfg.objective!r}, "
+                              f"action_horizon={model.cfg.action_horizon}; acting may change the sampler, "
+                              f"its steps and the execution, not these (got {config.objective!r}, {config.action_horizon})")
         self.model = model.eval()
         self.gen = torch.Generator().manual_seed(config.seed)  # the sampler's noise
         self.denoise: Denoise = self.model.denoiser
@@ -136,7 +140,7 @@ class DiffusionAgent(Learner):
         """A raw action chunk (Tp, Da) from To observation frames."""
         obs = {k: torch.from_numpy(np.stack([f[k] for f in frames]))[None] for k in self.config.obs_keys}
         cond = self.model.encode(obs)
-        return self.model.sample(cond, self.denoise, self.gen)[0].numpy()
+        return self.model.sample(cond, self.denoise, self.gen, self.config)[0].numpy()
 
     def state(self) -> dict[str, Any]:
         """The (EMA) weights with their normalizers, and what rebuilds the network."""

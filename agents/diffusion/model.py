@@ -100,9 +100,14 @@ class DiffusionModel(nn.Module):
         return (error * keep).sum() / keep.sum().clamp(min=1.0)
 
     def sample(self, cond: torch.Tensor, denoise: Denoise | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Raw action chunks (B, Tp, Da) for conditions (B, F), over ``denoise`` (default: this denoiser)."""
-        x = denoise_chunk(self.cfg, self.schedule, denoise or self.denoiser, cond,
+               generator: torch.Generator | None = None,
+               sampling: DiffusionConfig | None = None) -> torch.Tensor:
+        """Raw action chunks (B, Tp, Da) for conditions (B, F).
+
+        ``denoise`` defaults to this denoiser; ``sampling`` (default: the training config) chooses
+        the sampler, its step count and eta, so one trained policy can be sampled several ways.
+        """
+        x = denoise_chunk(sampling or self.cfg, self.schedule, denoise or self.denoiser, cond,
                           (len(cond), self.cfg.action_horizon, self.action_dim), generator)
         return self.action_norm.unnormalize(x)
 

@@ -1,0 +1,370 @@
+"""Diffusion policies: PushCube and PushT from state, ReachTwoGoals' two modes, samplers compared.
+
+    python scripts/experiments/diffusion_policy.py                          # every study, 3 seeds (hours)
+    python scripts/experiments/diffusion_policy.py --studies push_cube      # one study
+    python scripts/experiments/diffusion_policy.py --quick                  # ~1 min: checks the pipeline
+
+Each study collects scripted-expert demonstrations once (training seeds 0..N-1, DART noise on the
+executed actions, clean labels) and trains one policy per training seed through the Learner
+interface, saving the EMA policy at several checkpoints. As the Diffusion Policy paper reports,
+each checkpoint is tested on the same held-out seeds (100000+) and a seed's score is the max over
+its checkpoints and the mean of its last three; rows pool the seeds (success: Wilson 95% interval
+of the pooled episodes; PushT: mean final coverage with a bootstrap interval over episodes).
+
+- ``push_cube``: DDPM (cosine, epsilon, 100 steps), DDIM-10 sampling.
+- ``samplers``: on PushCube, the final DDPM policies sampled with DDPM-100, DDIM-10/4/2, and flow
+  matching policies trained with the same budget sampled with 1, 2, 4 and 10 Euler steps:
+  success and milliseconds per chunk (measured while acting).
+- ``two_goals``: ReachTwoGoals; which goal each test episode reached, and a scatter of 200
+  chunks sampled for one start observation.
+- ``push_t``: PushT from state, final coverage of the T.
+
+Writes docs/results/diffusion.{json,md} and diffusion_*.png (--quick: runs/experiments/diffusion_quick).
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from imitation_tasks import EE_Y, Study, make_dataset  # noqa: E402
+
+import envs  # noqa: E402
+from agents import TrainingSource, find_method, load_agent, make_config  # noqa: E402
+from agents.diffusion.agent import DiffusionAgent  # noqa: E402
+from dataset import DemoDataset, atomic_write_text  # noqa: E402
+from loop import Callback, evaluate  # noqa: E402
+from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
+DDPM = {"objective": "ddpm", "sampler": "ddim", "inference_steps": 10}
+FLOW = {"objective": "flow", "sampler": "euler", "inference_steps": 4}
+BASE = {"down_dims": [32, 64, 128], "batch_size": 64, "lr": 1e-3}
+
+
+@dataclass(frozen=True)
+class DiffusionStudy:
+    """A task, its demonstrations, the policy's options and what is measured."""
+
+    study: Study
+    options: dict
+    steps: int
+    checkpoints: int = 4  # evenly spaced; the last is the final policy
+    samplers: dict = field(default_factory=dict)  # label -> (training options, acting options)
+    goal: str = ""
+
+
+STUDIES = {
+    "push_cube": DiffusionStudy(Study("roboloop/PushCube-v0", {}, 100, {}, noise=0.1),
+                                {**BASE, **DDPM}, steps=6000, goal=">= 95% success"),
+    "samplers": DiffusionStudy(
+        Study("roboloop/PushCube-v0", {}, 100, {}, noise=0.1), {**BASE, **DDPM}, steps=6000, checkpoints=1,
+        samplers={"DDPM-100": ("ddpm", {"sampler": "ddpm", "inference_steps": 100}),
+                  "DDIM-10": ("ddpm", {"inference_steps": 10}), "DDIM-4": ("ddpm", {"inference_steps": 4}),
+                  "DDIM-2": ("ddpm", {"inference_steps": 2}),
+                  "flow-1": ("flow", {"inference_steps": 1}), "flow-2": ("flow", {"inference_steps": 2}),
+                  "flow-4": ("flow", {"inference_steps": 4}), "flow-10": ("flow", {"inference_steps": 10})},
+        goal="a config <= 5 ms/chunk within 2 points of DDPM-100"),
+    "two_goals": DiffusionStudy(Study("roboloop/ReachTwoGoals-v0", {}, 100, {}, noise=0.6),
+                                {**BASE, **DDPM}, steps=4000, goal=">= 90% success, both goals"),
+    "push_t": DiffusionStudy(Study("roboloop/PushT-v0", {}, 200, {}, noise=0.1),
+                             {**BASE, **DDPM}, steps=20000, goal="mean final coverage >= 0.90"),
+}
+
+
+class Outcome(Callback):
+    """Per episode: final coverage (PushT), the goal reached (ReachTwoGoals), ms per chunk."""
+
+    def __init__(self) -> None:
+        self.coverage: list[float] = []
+        self.max_coverage: list[float] = []
+        self.goals: list[str] = []
+        self._cov: list[float] = []
+        self._last = None
+
+    def on_reset(self, obs, info, seed) -> None:
+        self._cov, self._last = [], obs
+
+    def on_step(self, step) -> None:
+        terms = step.info.get("reward_terms", {})
+        if "coverage" in terms:
+            self._cov.append(float(terms["coverage"]))
+        self._last = step.next_obs
+
+    def on_episode_end(self, result) -> None:
+        if self._cov:
+            self.coverage.append(self._cov[-1])
+            self.max_coverage.append(max(self._cov))
+        state = self._last["state"] if isinstance(self._last, dict) else self._last
+        if len(state) > EE_Y:
+            self.goals.append("left" if float(state[EE_Y]) > 0 else "right")
+
+
+class TimedAgent:
+    """Wraps an agent; times every ``_predict`` (one chunk) while it acts."""
+
+    def __init__(self, agent: DiffusionAgent) -> None:
+        self.agent, self.chunk_ms = agent, []
+        predict = agent._predict
+
+        def timed(frames):
+            t0 = time.perf_counter()
+            out = predict(frames)
+            self.chunk_ms.append(1000 * (time.perf_counter() - t0))
+            return out
+        agent.executor.predict = timed
+
+    def reset(self) -> None:
+        """Reset the wrapped agent."""
+        self.agent.reset()
+
+    def act(self, features):
+        """The wrapped agent's action."""
+        return self.agent.act(features)
+
+
+def test_policy(agent: DiffusionAgent, data: DemoDataset, study: Study, episodes: int) -> dict:
+    """Held-out episodes of one policy: success, coverage, goals, ms per chunk."""
+    env = envs.make(study.env_id, **data.env_kwargs)
+    timed, outcome = TimedAgent(agent), Outcome()
+    t0 = time.perf_counter()
+    try:
+        summary = evaluate(env, timed, evaluation_seeds(episodes), progress=None, callbacks=[outcome])
+    finally:
+        env.close()
+    cell = {"successes": round(summary.success_rate * summary.episodes), "episodes": summary.episodes,
+            "success_rate": summary.success_rate, "mean_length": summary.mean_length,
+            "chunk_ms_median": float(np.median(timed.chunk_ms)), "chunks": len(timed.chunk_ms),
+            "actions_per_second": 1000 * agent.config.action_steps / float(np.median(timed.chunk_ms)),
+            "eval_seconds": round(time.perf_counter() - t0, 1)}
+    if outcome.coverage:
+        cell.update(coverage=float(np.mean(outcome.coverage)),
+                    max_coverage=float(np.mean(outcome.max_coverage)),
+                    coverages=outcome.coverage)
+    if outcome.goals and "ReachTwoGoals" in study.env_id:
+        cell.update(left_goal_share=outcome.goals.count("left") / len(outcome.goals))
+    return cell
+
+
+def train(ds: DiffusionStudy, data: DemoDataset, options: dict, seed: int, run_dir: Path,
+          steps: int) -> tuple:
+    """One policy with its checkpoints (oldest first) and the training time."""
+    every = max(1, steps // ds.checkpoints)
+    config = make_config("diffusion", {**options, "steps": steps, "checkpoint_every": every, "seed": seed})
+    t0 = time.perf_counter()
+    find_method("diffusion").fit(config, TrainingSource.from_dataset(data, progress=False, run_dir=run_dir))
+    paths = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    return paths, round(time.perf_counter() - t0, 1)
+
+
+def score(per_ckpt: list[dict], key: str) -> dict:
+    """Max over checkpoints and mean of the last three (as the Diffusion Policy paper reports)."""
+    values = [c[key] for c in per_ckpt]
+    return {f"{key}_max": max(values), f"{key}_last3": float(np.mean(values[-3:]))}
+
+
+def run_checkpoints(ds: DiffusionStudy, data: DemoDataset, seeds: list[int], root: Path, steps: int,
+                    episodes: int) -> list[dict]:
+    """Per seed: train, test every checkpoint."""
+    cells = []
+    for seed in seeds:
+        paths, train_s = train(ds, data, ds.options, seed, root / f"seed_{seed}", steps)
+        per_ckpt = []
+        for p in paths:
+            per_ckpt.append({"step": int(p.stem.split("_")[1]),
+                             **test_policy(load_agent(p), data, ds.study, episodes)})
+            last = per_ckpt[-1]
+            cov = f", coverage {last['coverage']:.2f}" if "coverage" in last else ""
+            print(f"  seed {seed} {p.stem}: {last['success_rate']:.0%}{cov}", flush=True)
+        best = max(per_ckpt, key=lambda c: c["success_rate"])
+        cell = {"seed": seed, "train_seconds": train_s, "checkpoints": [_strip(c) for c in per_ckpt],
+                **score(per_ckpt, "success_rate"), "final": _strip(per_ckpt[-1]),
+                "successes": best["successes"], "episodes": best["episodes"]}
+        if "coverage" in per_ckpt[-1]:
+            cell.update(score(per_ckpt, "coverage"))
+        cells.append(cell)
+    return cells
+
+
+def run_samplers(ds: DiffusionStudy, data: DemoDataset, seeds: list[int], root: Path, steps: int,
+                 episodes: int) -> dict:
+    """Per objective one training per seed; each sampler tests the final policy."""
+    finals = {}
+    for objective in sorted({obj for obj, _ in ds.samplers.values()}):
+        options = {**ds.options, **(DDPM if objective == "ddpm" else FLOW)}
+        for seed in seeds:
+            paths, train_s = train(ds, data, options, seed, root / f"{objective}_{seed}", steps)
+            finals[objective, seed] = (paths[-1], train_s)
+    rows = {}
+    for label, (objective, acting) in ds.samplers.items():
+        cells = []
+        for seed in seeds:
+            path, train_s = finals[objective, seed]
+            trained = load_agent(path)
+            agent = DiffusionAgent(trained.model, replace(trained.config, **acting), trained.meta)
+            cells.append({"seed": seed, "train_seconds": train_s,
+                          **test_policy(agent, data, ds.study, episodes)})
+        rows[label] = {"cells": [_strip(c) for c in cells], "pooled": pooled_success(cells),
+                       "chunk_ms": float(np.median([c["chunk_ms_median"] for c in cells])),
+                       "actions_per_second": float(np.median([c["actions_per_second"] for c in cells]))}
+        r = rows[label]
+        print(f"  {label}: {r['pooled']['success_rate']:.1%}, {r['chunk_ms']:.1f} ms/chunk", flush=True)
+    return rows
+
+
+def mode_scatter(path: Path, data: DemoDataset, study: Study, samples: int = 200) -> list[list[float]]:
+    """First actions of ``samples`` chunks sampled for the first held-out start observation."""
+    agent = load_agent(path)
+    env = envs.make(study.env_id, **data.env_kwargs)
+    obs, _ = env.reset(seed=evaluation_seeds(1)[0])
+    env.close()
+    firsts = []
+    for _ in range(samples):
+        agent.reset()
+        firsts.append([float(x) for x in agent.act(obs)])
+    return firsts
+
+
+def pooled_coverage(cells: list[dict], key: str) -> dict:
+    """Mean over seeds of each seed's score, and the per-seed spread."""
+    values = [c[key] for c in cells]
+    half = 1.96 * float(np.std(values, ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return {"mean": float(np.mean(values)), "ci95_halfwidth_over_seeds": half, "per_seed": values}
+
+
+def to_markdown(result: dict) -> str:
+    """The checkpoint studies, then the sampler table."""
+    lines = ["| study | demos | seeds | success, max over ckpts | success, mean of last 3 | 95% CI (max) "
+             "| final coverage, max / last 3 | train s/seed | goal |",
+             "|---|---:|---:|---:|---:|---|---|---:|---|"]
+    for name, r in result.get("studies", {}).items():
+        cells = r["cells"]
+        pooled = pooled_success([{"successes": round(c["success_rate_max"] * c["episodes"]),
+                                  "episodes": c["episodes"]} for c in cells])
+        last3 = np.mean([c["success_rate_last3"] for c in cells])
+        cov = "-"
+        if "coverage_max" in cells[0]:
+            cov = (f"{np.mean([c['coverage_max'] for c in cells]):.3f} / "
+                   f"{np.mean([c['coverage_last3'] for c in cells]):.3f}")
+        lo, hi = pooled["success_ci95"]
+        lines.append(f"| {name} | {r['demos']} | {len(cells)} | {pooled['success_rate']:.1%} | {last3:.1%} | "
+                     f"{lo:.1%}-{hi:.1%} | {cov} | {np.mean([c['train_seconds'] for c in cells]):.0f} | "
+                     f"{r['goal']} |")
+    if result.get("samplers"):
+        lines += ["", "| sampler (PushCube, equal training) | success | 95% CI | per seed | ms per chunk "
+                  "(median) | actions/s |", "|---|---:|---|---|---:|---:|"]
+        for label, r in result["samplers"].items():
+            p = r["pooled"]
+            per_seed = ", ".join(f"{c['success_rate']:.0%}" for c in r["cells"])
+            lines.append(f"| {label} | {p['success_rate']:.1%} | {p['success_ci95'][0]:.1%}-"
+                         f"{p['success_ci95'][1]:.1%} | {per_seed} | {r['chunk_ms']:.1f} | "
+                         f"{r['actions_per_second']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, out: Path) -> None:
+    """Success per checkpoint per seed, the sampler trade-off, and ReachTwoGoals' sampled modes."""
+    studies = result.get("studies", {})
+    if studies:
+        fig, axes = plt.subplots(1, len(studies), figsize=(4 * len(studies), 3.2), squeeze=False)
+        for ax, (name, r) in zip(axes[0], studies.items(), strict=True):
+            key = "coverage" if "coverage_max" in r["cells"][0] else "success_rate"
+            for c in r["cells"]:
+                ax.plot([k["step"] for k in c["checkpoints"]], [k[key] for k in c["checkpoints"]], "o-",
+                        label=f"seed {c['seed']}")
+            ax.set(title=name, xlabel="gradient steps", ylabel=key.replace("_", " "), ylim=(0, 1.02))
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "diffusion_checkpoints.png", dpi=120)
+    if result.get("samplers"):
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for label, r in result["samplers"].items():
+            p = r["pooled"]
+            lo, hi = p["success_ci95"]
+            err = [[p["success_rate"] - lo], [hi - p["success_rate"]]]
+            ax.errorbar(r["chunk_ms"], p["success_rate"], yerr=err, fmt="o", capsize=3,
+                        color="C0" if label.startswith("flow") else "C1")
+            ax.annotate(label, (r["chunk_ms"], p["success_rate"]), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+        ax.axvline(5, color="grey", ls="--", lw=0.8)
+        ax.set(xscale="log", xlabel="ms per chunk (median, 1 thread)", ylabel="PushCube success",
+               title="Samplers: success vs latency (95% CI)")
+        fig.tight_layout()
+        fig.savefig(out / "diffusion_samplers.png", dpi=120)
+    modes = studies.get("two_goals", {}).get("sampled_first_actions")
+    if modes:
+        a = np.array(modes)
+        fig, ax = plt.subplots(figsize=(3.6, 3.4))
+        ax.scatter(a[:, 1], a[:, 0], s=10, alpha=0.6)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set(xlabel="first action, y (toward left goal +)", ylabel="first action, x",
+               title="ReachTwoGoals: 200 chunks sampled\nfor one start observation")
+        fig.tight_layout()
+        fig.savefig(out / "diffusion_two_goals_modes.png", dpi=120)
+
+
+def _strip(c: dict) -> dict:
+    return {k: v for k, v in c.items() if k != "coverages"}
+
+
+def main() -> None:
+    """Run the chosen studies; merge them into the results files."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--episodes", type=int, default=50, help="held-out test episodes per policy")
+    parser.add_argument("--steps", type=int, default=None, help="override every study's gradient steps")
+    parser.add_argument("--quick", action="store_true", help="tiny data and training: checks the pipeline")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.quick and args.out == OUT:
+        args.out = Path("runs/experiments/diffusion_quick")  # a pipeline check never overwrites results
+    torch.set_num_threads(1)
+    path = args.out / "diffusion.json"
+    result = json.loads(path.read_text()) if path.exists() and not args.quick else {}
+    for name in args.studies:
+        ds = STUDIES[name]
+        demos, episodes, seeds = (4, 2, args.seeds[:1]) if args.quick else \
+            (ds.study.demos, args.episodes, args.seeds)
+        steps = 40 if args.quick else (args.steps or ds.steps)
+        with TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            data = make_dataset(Path(tmp) / "dataset", ds.study, demos)
+            print(f"{name}: {demos} demos in {time.perf_counter() - t0:.0f} s", flush=True)
+            info = {"env_id": ds.study.env_id, "demos": demos, "dart_noise": ds.study.noise, "steps": steps,
+                    "options": ds.options, "goal": ds.goal, "episodes": episodes}
+            if ds.samplers:
+                result["samplers"] = run_samplers(ds, data, seeds, Path(tmp), steps, episodes)
+                result["samplers_setup"] = info
+            else:
+                cells = run_checkpoints(ds, data, seeds, Path(tmp), steps, episodes)
+                entry = {**info, "cells": cells}
+                if name == "two_goals":
+                    final = sorted((Path(tmp) / f"seed_{seeds[0]}" / "checkpoints").glob("*.pt"),
+                                   key=lambda p: int(p.stem.split("_")[1]))[-1]
+                    entry["sampled_first_actions"] = mode_scatter(final, data, ds.study)
+                if "coverage_max" in cells[0]:
+                    entry["coverage"] = {k: pooled_coverage(cells, k)
+                                         for k in ("coverage_max", "coverage_last3")}
+                result.setdefault("studies", {})[name] = entry
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({**result, "eval_seeds_start": 100_000}, indent=2))
+        atomic_write_text(args.out / "diffusion.md", to_markdown(result))
+        plot(result, args.out)
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
