@@ -40,7 +40,8 @@ class DiffusionAgent(Learner):
         if config.objective != model.cfg.objective or config.action_horizon != model.cfg.action_horizon:
             raise ConfigError(f"the policy was trained with objective={model.cfg.objective!r}, "
                               f"action_horizon={model.cfg.action_horizon}; acting may change the sampler, "
-                              f"its steps and the execution, not these (got {config.objective!r}, {config.action_horizon})")
+                              f"its steps and the execution, not these (got {config.objective!r}, "
+                              f"{config.action_horizon})")
         self.model = model.eval()
         self.gen = torch.Generator().manual_seed(config.seed)  # the sampler's noise
         self.denoise: Denoise = self.model.denoiser
