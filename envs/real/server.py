@@ -107,8 +107,9 @@ class RobotServer:
         return endpoint
 
     def serve_forever(self) -> None:
-        """Bind and serve in this thread until :meth:`stop` or Ctrl-C; then torque off and close."""
-        self.bind()
+        """Serve in this thread (binding first if needed) until :meth:`stop` or Ctrl-C; then torque off."""
+        if self._sock is None:
+            self.bind()
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -117,7 +118,7 @@ class RobotServer:
             self._close()
 
     def stop(self) -> None:
-        """Stop serving, disconnect the robot (torque off) and close the socket."""
+        """Stop serving, disconnect the robot (torque off), close the socket; safe in a signal handler."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
