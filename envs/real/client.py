@@ -7,6 +7,7 @@ Safety runs on the server, beside the hardware, so this class is ``is_safe``.
 """
 
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ class ClientConfig:
     token_env: str = TOKEN_ENV
     timeout_s: float = 0.5  # per attempt; then reconnect and retry
     retries: int = 4  # further attempts before RobotConnectionError
-    connect_timeout_s: float = 10.0  # the first request (the server may still be starting)
+    connect_timeout_s: float = 10.0  # how long connect() keeps trying (the server may still be starting)
 
     def __post_init__(self) -> None:
         if not isinstance(self.address, str) or not self.address.startswith(("tcp://", "ipc://", "inproc://")):
@@ -122,7 +123,9 @@ class RemoteRobot(Robot):
         self._ctx = self._ctx or zmq.Context()
         self._open()
         try:
-            body = self._request("hello", timeout_s=self.config.connect_timeout_s, retries=0).body
+            # Keep asking for connect_timeout_s: the server may still be starting, or a hello may be lost.
+            attempts = math.ceil(self.config.connect_timeout_s / self.config.timeout_s)
+            body = self._request("hello", retries=max(self.config.retries, attempts - 1)).body
         except Exception:
             self._close_socket()
             raise
