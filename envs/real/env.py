@@ -88,7 +88,7 @@ class RealRobotEnv(gym.Env):
         self.robot.reset(seed)
         self._obs = self._observe()
         self._t, self._needs_reset = 0, False
-        self.rate.start()
+        self.rate.start()  # the first deadline: one period after the observation is handed over
         return self._obs, {"is_success": False, "safety": self.robot.status().get("safety", {})}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -104,6 +104,7 @@ class RealRobotEnv(gym.Env):
         period = self.rate.tick()
         self._obs = self._observe()
         status = self.robot.status()
+        self.rate.end_step()
         self._t += 1
         success = bool(status.get("is_success", False))
         if not success and self.success_fn is not None:
@@ -164,11 +165,12 @@ class RealRobotEnv(gym.Env):
         return out
 
     def _overrun(self, policy_s: float) -> None:
-        period_ms, took_ms = 1e3 * self.rate.period_s, 1e3 * policy_s
-        message = (f"control step {self._t} started late: the policy (and whatever ran between steps) took "
-                   f"{took_ms:.1f} ms of a {period_ms:.1f} ms period; the robot held the last command "
-                   f"meanwhile ({self.rate.stats.missed_deadlines + 1} late so far). Use a faster policy "
-                   "or a lower control_hz")
+        period_ms, took_ms, late_ms = 1e3 * self.rate.period_s, 1e3 * policy_s, 1e3 * self.rate.late_by
+        cause = ("a policy slower than the control period: use a faster one or a lower control_hz"
+                 if policy_s > self.rate.period_s else "the robot link was slow (see timing.round_trip_s)")
+        message = (f"control step {self._t} started {late_ms:.1f} ms after its deadline (the policy took "
+                   f"{took_ms:.1f} ms of a {period_ms:.1f} ms period; {self.rate.stats.missed_deadlines + 1} "
+                   f"late so far); the robot held the last command meanwhile. Likely {cause}")
         if self.config.on_overrun == "raise":
             raise DeadlineMissedError(message)
         now = time.monotonic()

@@ -1,10 +1,10 @@
 """A fixed-rate control loop that measures itself: period, jitter, missed deadlines, slow policies.
 
 :class:`RateLoop` paces a loop at ``hz``: ``start()`` at the first tick, ``begin_step()`` when a
-step's work arrives (it measures how long the caller took since the last tick: the policy), and
-``tick()`` to wait for the end of the period. A step that arrives after its period has ended is a
-missed deadline: counted, reported and never made up by a burst of fast steps (the schedule
-re-phases to now).
+step's work arrives (it measures how long the caller took since ``end_step()``: the policy),
+``tick()`` to wait for the end of the period, ``end_step()`` when the step hands back. A step
+that arrives after its period has ended is a missed deadline: counted, reported and never made
+up by a burst of fast steps (the schedule re-phases to now).
 """
 
 import math
@@ -22,7 +22,7 @@ class TimingStats:
 
     period_s: float
     periods: list[float] = field(default_factory=list)  # measured tick-to-tick intervals
-    policy: list[float] = field(default_factory=list)  # time the caller took between steps
+    policy: list[float] = field(default_factory=list)  # time the caller took between steps (the policy)
     missed_deadlines: int = 0
     slow_policy_steps: int = 0  # steps whose caller alone took longer than a period
 
@@ -50,20 +50,22 @@ class RateLoop:
             raise ConfigError(f"control rate must be in (0, 10000] Hz, got {hz!r}")
         self.period_s, self.realtime, self.tolerance_s = 1.0 / hz, realtime, tolerance_s
         self.stats = TimingStats(self.period_s)
-        self._deadline = self._last_tick = self._step_start = 0.0
+        self._deadline = self._last_tick = self._step_end = 0.0
         self.late = False  # the current step began after its deadline
+        self.late_by = 0.0  # seconds past the deadline when it began
 
     def start(self) -> None:
         """The first tick (an episode starts): the next deadline is one period from now."""
-        self._last_tick = time.monotonic()
+        self._last_tick = self._step_end = time.monotonic()
         self._deadline = self._last_tick + self.period_s
 
     def begin_step(self) -> float:
-        """A step's work arrived; returns how long the caller took since the last tick (seconds)."""
+        """A step's work arrived; returns how long the caller took since the last step (seconds)."""
         now = time.monotonic()
-        took = now - self._last_tick
+        took = now - self._step_end
         self.stats.policy.append(took)
         self.late = self.realtime and now > self._deadline + self.tolerance_s
+        self.late_by = now - self._deadline if self.late else 0.0
         if self.realtime and took > self.period_s:
             self.stats.slow_policy_steps += 1
         return took
@@ -83,3 +85,7 @@ class RateLoop:
         self._last_tick = now
         self._deadline += self.period_s
         return period
+
+    def end_step(self) -> None:
+        """The step hands back to the caller (the policy's time starts)."""
+        self._step_end = time.monotonic()
