@@ -187,3 +187,21 @@ def test_the_server_and_record_scripts_work_together(tmp_path) -> None:
     data = DemoDataset(tmp_path / "record" / "dataset")
     assert data.env_id == REAL_ROBOT_ID and data.seeds == [0, 1] and TOKEN not in str(data.env_kwargs)
     assert data.env_kwargs["address"] == address and all(m.success for m in data.episodes)
+
+
+@pytest.mark.parametrize("name, limit", [("sim_reach", "workspace"), ("sim_push_cube", "workspace"),
+                                         ("mock", "workspace")])
+def test_every_robot_config_builds_a_server_with_limits(name, limit, monkeypatch) -> None:
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.setenv("ROBOLOOP_ROBOT_TOKEN", TOKEN)
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from robots import env_kwargs, make_server
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base=None):
+        cfg = compose("robot_server", overrides=[f"robot={name}"]).robot
+    server = make_server(cfg)
+    assert [lim.name for lim in server.robot.config.limits] == [limit]
+    assert server.config.host == "127.0.0.1" and "token" not in env_kwargs(cfg)
+    if server.robot.robot.is_connected:  # a SimRobot connects to read its task's limits
+        server.robot.robot.disconnect()
