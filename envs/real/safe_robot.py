@@ -181,7 +181,7 @@ class SafeRobot(Robot):
     def disconnect(self) -> None:
         """Stop the watchdog, torque off (unless configured not to), close the driver."""
         if self.watchdog is not None:
-            self.watchdog.disarm()
+            self.watchdog.stop()
         with self._lock:
             if not self.robot.is_connected:
                 return
@@ -192,10 +192,8 @@ class SafeRobot(Robot):
                 self.robot.disconnect()
 
     def close(self) -> None:
-        """Disconnect and end the watchdog thread for good."""
+        """Disconnect (the env's close); ``connect`` would start over, the e-stop still latched."""
         self.disconnect()
-        if self.watchdog is not None:
-            self.watchdog.stop()
 
     def hold_action(self) -> np.ndarray:
         """The driver's hold action."""

@@ -31,11 +31,16 @@ class Watchdog:
         self._deadline: float | None = None
         self._last = 0.0
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.name = name
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the thread (idempotent); it waits, disarmed, for the first ``feed``."""
-        if not self._thread.is_alive() and not self._stopping:
+        """Start the thread (idempotent, also after ``stop``); it waits, disarmed, for the first ``feed``."""
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping, self._deadline = False, None
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
     def feed(self) -> None:
@@ -52,12 +57,13 @@ class Watchdog:
             self._cond.notify()
 
     def stop(self) -> None:
-        """End the thread."""
+        """End the thread (``start`` makes a new one)."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
 
     def _run(self) -> None:
         while True:
