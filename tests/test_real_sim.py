@@ -83,8 +83,9 @@ class Program(Teleop):
             self.command(self.queue.pop(0))
 
 
-def test_teleoperated_demonstrations_are_recorded_in_the_dataset_format(tmp_path) -> None:
+def test_teleoperated_demonstrations_are_recorded_in_the_dataset_format(tmp_path, monkeypatch) -> None:
     commands = [[0.4, 0.0, 0.0]] * 5 + [[0.0, -0.4, 0.2]] * 5
+    monkeypatch.setenv("ROBOLOOP_ROBOT_TOKEN", TOKEN)
     with sim_server(REACH, SIM_KW) as server:
         env = robot_env(server, REACH, SIM_KW, horizon=5)
         kwargs = {"address": server.endpoint, "task_id": REACH, "task_kwargs": SIM_KW, "horizon": 5}
@@ -93,7 +94,15 @@ def test_teleoperated_demonstrations_are_recorded_in_the_dataset_format(tmp_path
         keyboard = KeyboardTeleop(3, stream=io.StringIO("ww"))  # +x twice: a 0.5 command
         collect(env, keyboard, [2], writer, progress=None)
         env.close()
-    data = DemoDataset(tmp_path / "demos")
+        data = DemoDataset(tmp_path / "demos")
+        # Training and evaluation rebuild the robot env from the dataset (roboloop/RealRobot-v0, the token
+        # from the environment), as scripts/train.py and scripts/evaluate.py do.
+        source = TrainingSource.from_dataset(data, progress=False)
+        agent = BCAgent.fit(BCConfig(obs_keys=["proprio"], hidden_sizes=[16], steps=20, success_only=False),
+                            source)
+        rebuilt = source.make_env()
+        assert evaluate(rebuilt, agent, evaluation_seeds(1), progress=None).episodes == 1
+        rebuilt.close()
     assert data.env_id == REAL_ROBOT_ID and data.seeds == [0, 1, 2] and len(results) == 2
     assert data.observation_keys == ["proprio", "state"]
     np.testing.assert_allclose(data.episode(0).actions, commands[:5])
