@@ -254,7 +254,7 @@ def to_markdown(result: dict) -> str:
               f"{w['p50_ms']:.1f} ms, p95 {w['p95_ms']:.1f} ms, max {w['max_ms']:.1f} ms; "
               f"{w['within_100ms']}/{w['trials']} within 100 ms |",
               f"| fuzz, {z['messages']} messages ({z['wall_s']} s) | {z['answered_with_error']} answered "
-              f"with a refusal, {sum(z['rejections'].values())} rejections logged; "
+              f"with a refusal, {sum(z['rejections'].values())} counted by reason; "
               f"{z['commands_reaching_robot_during_fuzz']} commands reached the robot; serving after: "
               f"{z['server_serves_after']} |",
               f"| fuzz rejections by reason | {reasons} |",
