@@ -101,7 +101,7 @@ def test_the_watchdog_on_the_server_holds_when_the_client_goes_silent() -> None:
         robot.reset(0)
         for _ in range(6):
             robot.send_action(np.full(3, 0.3, np.float32))
-            time.sleep(0.05)
+            time.sleep(0.03)
         time.sleep(0.3)  # the client is alive but silent: no goodbye
         last, hold = mock.commands[-2:]
         assert last.action.tolist() == pytest.approx([0.3] * 3) and hold.action.tolist() == [0, 0, 0]

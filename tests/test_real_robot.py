@@ -175,3 +175,12 @@ def test_the_docs_mock_arm_example_is_under_100_lines_and_runs() -> None:
     assert info["safety"]["counts"].get("joints", 0) > 0
     env.close()
     assert arm.torque_enabled is False  # torque off on close
+
+
+def test_robot_errors_are_also_the_builtins_callers_catch() -> None:
+    from envs.errors import RoboloopError
+    from envs.real.errors import MessageError, RobotConnectionError
+
+    for cls, builtin in [(RobotError, RuntimeError), (RobotNotConnectedError, RuntimeError),
+                         (RobotConnectionError, ConnectionError), (MessageError, ValueError)]:
+        assert issubclass(cls, RoboloopError) and issubclass(cls, builtin), cls

@@ -23,16 +23,16 @@ def test_rate_loop_holds_its_period_and_measures_jitter() -> None:
 
 
 def test_overruns_are_missed_deadlines_and_the_schedule_re_phases() -> None:
-    loop = RateLoop(100.0)
+    loop = RateLoop(20.0)
     loop.start()
     loop.begin_step()
-    time.sleep(0.03)  # three periods of work
+    time.sleep(0.12)  # more than two periods of work
     loop.tick()
     assert loop.stats.missed_deadlines == 1
     t0 = time.monotonic()
     loop.begin_step()
     loop.tick()  # no burst of catch-up steps: the next tick waits a whole period
-    assert time.monotonic() - t0 == pytest.approx(0.01, abs=0.004)
+    assert 0.04 <= time.monotonic() - t0 <= 0.08
     assert loop.stats.missed_deadlines == 1
 
 
@@ -43,28 +43,28 @@ def test_rate_loop_refuses_bad_rates() -> None:
 
 
 def test_a_policy_slower_than_the_control_period_is_detected_and_reported(caplog) -> None:
-    env = RealRobotEnv(MockRobot(2, control_hz=50.0), RealRobotConfig(horizon=6),
+    env = RealRobotEnv(MockRobot(2, control_hz=20.0), RealRobotConfig(horizon=6),
                        safety=SafetyConfig(watchdog_timeout_s=None))
     env.reset(seed=0)
     infos = []
     with caplog.at_level(logging.WARNING, logger="envs.real.env"):
         for t in range(6):
             if t in (2, 4):
-                time.sleep(0.035)  # a policy that takes 35 ms of a 20 ms period
+                time.sleep(0.08)  # a policy that takes 80 ms of a 50 ms period
             infos.append(env.step(np.zeros(2, np.float32))[-1]["timing"])
     assert [i["late"] for i in infos] == [False, False, True, False, True, False]
-    assert infos[-1]["missed_deadlines"] == 2 and infos[2]["policy_s"] > 0.02
+    assert infos[-1]["missed_deadlines"] == 2 and infos[2]["policy_s"] > 0.05
     assert env.rate.stats.slow_policy_steps == 2
     messages = [r.message for r in caplog.records]
-    assert any("after its deadline" in m and "20.0 ms period" in m and "policy slower" in m for m in messages)
+    assert any("after its deadline" in m and "50.0 ms period" in m and "policy slower" in m for m in messages)
     env.close()
 
 
 def test_a_late_step_can_raise_instead() -> None:
-    env = RealRobotEnv(MockRobot(2, control_hz=50.0), RealRobotConfig(horizon=3, on_overrun="raise"),
+    env = RealRobotEnv(MockRobot(2, control_hz=20.0), RealRobotConfig(horizon=3, on_overrun="raise"),
                        safety=SafetyConfig(watchdog_timeout_s=None))
     env.reset(seed=0)
-    time.sleep(0.04)
+    time.sleep(0.08)
     with pytest.raises(DeadlineMissedError, match="lower control_hz"):
         env.step(np.zeros(2, np.float32))
     assert env.robot.robot.commands == []  # the late command was not sent

@@ -216,7 +216,7 @@ def _arrays(specs: list[Any], blobs: list[bytes], limits: Limits) -> dict[str, n
 
 
 def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise MessageError("bad_json", f"{name} is not valid JSON")
 
 
 def _plain(value: Any) -> Any:
