@@ -19,8 +19,15 @@ _TASKS: dict[str, str] = {
 }
 
 
+# A robot served by scripts/robot_server.py (envs/real/): not a simulated task, so not in _TASKS.
+REAL_ROBOT_ID = f"{NAMESPACE}/RealRobot-v0"
+
+
 def register_all() -> None:
     """Register every roboloop id with Gymnasium; idempotent."""
+    if REAL_ROBOT_ID not in gym.registry:
+        gym.register(id=REAL_ROBOT_ID, entry_point="envs.real.env:make_real_robot_env", order_enforce=False,
+                     disable_env_checker=True)
     for env_id, entry_point in _TASKS.items():
         if env_id not in gym.registry:
             # TaskEnv enforces its own horizon, refuses step() before reset() and validates every
