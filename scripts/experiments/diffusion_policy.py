@@ -11,10 +11,11 @@ each checkpoint is tested on the same held-out seeds (100000+) and a seed's scor
 its checkpoints and the mean of its last three; rows pool the seeds (success: Wilson 95% interval
 of the pooled episodes; PushT: mean final coverage with a bootstrap interval over episodes).
 
-- ``push_cube``: DDPM (cosine, epsilon, 100 steps), DDIM-10 sampling.
-- ``samplers``: on PushCube, the final DDPM policies sampled with DDPM-100, DDIM-10/4/2, and flow
-  matching policies trained with the same budget sampled with 1, 2, 4 and 10 Euler steps:
-  success and milliseconds per chunk (measured while acting).
+- ``push_cube``: DDPM (cosine, epsilon, 100 steps), DDIM-10 sampling, Tp = 16, Ta = 2; then each
+  seed's final policy sampled with DDPM-100 and DDIM-10/4/2 (success and ms per chunk, measured
+  while acting).
+- ``push_cube_flow``: the same with rectified flow (same data, steps and network), sampled with
+  1, 2, 4 and 10 Euler steps. The two studies can run in parallel processes.
 - ``two_goals``: ReachTwoGoals; which goal each test episode reached, and a scatter of 200
   chunks sampled for one start observation.
 - ``push_t``: PushT from state, final coverage of the T.
@@ -62,21 +63,20 @@ class DiffusionStudy:
     options: dict
     steps: int
     checkpoints: int = 4  # evenly spaced; the last is the final policy
-    samplers: dict = field(default_factory=dict)  # label -> (training options, acting options)
+    samplers: dict = field(default_factory=dict)  # label -> acting options for each seed's final policy
     goal: str = ""
 
 
+PUSH_CUBE = Study("roboloop/PushCube-v0", {}, 200, {}, noise=0.6)
+PUSH_CUBE_OPTIONS = {**BASE, "action_horizon": 16, "action_steps": 2}  # PushCube is reactive: Ta = 2
 STUDIES = {
-    "push_cube": DiffusionStudy(Study("roboloop/PushCube-v0", {}, 100, {}, noise=0.1),
-                                {**BASE, **DDPM}, steps=6000, goal=">= 95% success"),
-    "samplers": DiffusionStudy(
-        Study("roboloop/PushCube-v0", {}, 100, {}, noise=0.1), {**BASE, **DDPM}, steps=6000, checkpoints=1,
-        samplers={"DDPM-100": ("ddpm", {"sampler": "ddpm", "inference_steps": 100}),
-                  "DDIM-10": ("ddpm", {"inference_steps": 10}), "DDIM-4": ("ddpm", {"inference_steps": 4}),
-                  "DDIM-2": ("ddpm", {"inference_steps": 2}),
-                  "flow-1": ("flow", {"inference_steps": 1}), "flow-2": ("flow", {"inference_steps": 2}),
-                  "flow-4": ("flow", {"inference_steps": 4}), "flow-10": ("flow", {"inference_steps": 10})},
-        goal="a config <= 5 ms/chunk within 2 points of DDPM-100"),
+    "push_cube": DiffusionStudy(
+        PUSH_CUBE, {**PUSH_CUBE_OPTIONS, **DDPM}, steps=6000, checkpoints=3, goal=">= 95% success",
+        samplers={"DDPM-100": {"sampler": "ddpm", "inference_steps": 100}, "DDIM-10": {"inference_steps": 10},
+                  "DDIM-4": {"inference_steps": 4}, "DDIM-2": {"inference_steps": 2}}),
+    "push_cube_flow": DiffusionStudy(
+        PUSH_CUBE, {**PUSH_CUBE_OPTIONS, **FLOW}, steps=6000, checkpoints=3, goal="(flow matching)",
+        samplers={f"flow-{n}": {"inference_steps": n} for n in (1, 2, 4, 10)}),
     "two_goals": DiffusionStudy(Study("roboloop/ReachTwoGoals-v0", {}, 100, {}, noise=0.6),
                                 {**BASE, **DDPM}, steps=4000, goal=">= 90% success, both goals"),
     "push_t": DiffusionStudy(Study("roboloop/PushT-v0", {}, 200, {}, noise=0.1),
@@ -198,24 +198,15 @@ def run_checkpoints(ds: DiffusionStudy, data: DemoDataset, seeds: list[int], roo
     return cells
 
 
-def run_samplers(ds: DiffusionStudy, data: DemoDataset, seeds: list[int], root: Path, steps: int,
-                 episodes: int) -> dict:
-    """Per objective one training per seed; each sampler tests the final policy."""
-    finals = {}
-    for objective in sorted({obj for obj, _ in ds.samplers.values()}):
-        options = {**ds.options, **(DDPM if objective == "ddpm" else FLOW)}
-        for seed in seeds:
-            paths, train_s = train(ds, data, options, seed, root / f"{objective}_{seed}", steps)
-            finals[objective, seed] = (paths[-1], train_s)
+def run_samplers(ds: DiffusionStudy, data: DemoDataset, finals: dict[int, Path], episodes: int) -> dict:
+    """Each sampler (acting options) on every seed's final policy: success and ms per chunk."""
     rows = {}
-    for label, (objective, acting) in ds.samplers.items():
+    for label, acting in ds.samplers.items():
         cells = []
-        for seed in seeds:
-            path, train_s = finals[objective, seed]
+        for seed, path in finals.items():
             trained = load_agent(path)
             agent = DiffusionAgent(trained.model, replace(trained.config, **acting), trained.meta)
-            cells.append({"seed": seed, "train_seconds": train_s,
-                          **test_policy(agent, data, ds.study, episodes)})
+            cells.append({"seed": seed, **test_policy(agent, data, ds.study, episodes)})
         rows[label] = {"cells": [_strip(c) for c in cells], "pooled": pooled_success(cells),
                        "chunk_ms": float(np.median([c["chunk_ms_median"] for c in cells])),
                        "actions_per_second": float(np.median([c["actions_per_second"] for c in cells]))}
@@ -333,7 +324,6 @@ def main() -> None:
         args.out = Path("runs/experiments/diffusion_quick")  # a pipeline check never overwrites results
     torch.set_num_threads(1)
     path = args.out / "diffusion.json"
-    result = json.loads(path.read_text()) if path.exists() and not args.quick else {}
     for name in args.studies:
         ds = STUDIES[name]
         demos, episodes, seeds = (4, 2, args.seeds[:1]) if args.quick else \
@@ -345,25 +335,28 @@ def main() -> None:
             print(f"{name}: {demos} demos in {time.perf_counter() - t0:.0f} s", flush=True)
             info = {"env_id": ds.study.env_id, "demos": demos, "dart_noise": ds.study.noise, "steps": steps,
                     "options": ds.options, "goal": ds.goal, "episodes": episodes}
+            update: dict = {}
+            cells = run_checkpoints(ds, data, seeds, Path(tmp), steps, episodes)
+            entry = {**info, "cells": cells}
+            finals = {seed: sorted((Path(tmp) / f"seed_{seed}" / "checkpoints").glob("*.pt"),
+                                   key=lambda p: int(p.stem.split("_")[1]))[-1] for seed in seeds}
             if ds.samplers:
-                result["samplers"] = run_samplers(ds, data, seeds, Path(tmp), steps, episodes)
-                result["samplers_setup"] = info
-            else:
-                cells = run_checkpoints(ds, data, seeds, Path(tmp), steps, episodes)
-                entry = {**info, "cells": cells}
-                if name == "two_goals":
-                    final = sorted((Path(tmp) / f"seed_{seeds[0]}" / "checkpoints").glob("*.pt"),
-                                   key=lambda p: int(p.stem.split("_")[1]))[-1]
-                    entry["sampled_first_actions"] = mode_scatter(final, data, ds.study)
-                if "coverage_max" in cells[0]:
-                    entry["coverage"] = {k: pooled_coverage(cells, k)
-                                         for k in ("coverage_max", "coverage_last3")}
-                result.setdefault("studies", {})[name] = entry
+                update["samplers"] = run_samplers(ds, data, finals, episodes)
+            if name == "two_goals":
+                entry["sampled_first_actions"] = mode_scatter(finals[seeds[0]], data, ds.study)
+            if "coverage_max" in cells[0]:
+                entry["coverage"] = {k: pooled_coverage(cells, k) for k in ("coverage_max", "coverage_last3")}
+            update["studies"] = {name: entry}
+        # Re-read before writing: studies may run in parallel processes, each adding its own keys.
+        result = json.loads(path.read_text()) if path.exists() else {}
+        result["studies"] = {**result.get("studies", {}), **update.pop("studies", {})}
+        result["samplers"] = {**result.get("samplers", {}), **update.pop("samplers", {})}
+        result.update(eval_seeds_start=100_000)
         args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({**result, "eval_seeds_start": 100_000}, indent=2))
+        atomic_write_text(path, json.dumps(result, indent=2))
         atomic_write_text(args.out / "diffusion.md", to_markdown(result))
         plot(result, args.out)
-    print(to_markdown(result))
+    print(to_markdown(json.loads(path.read_text())))
 
 
 if __name__ == "__main__":
