@@ -21,7 +21,7 @@ from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.minimize import minimize
 from agents.spaces import is_discrete
-from envs.errors import ConfigError
+from envs.errors import ConfigError, InvalidObservationError
 from loop.protocols import Features
 from loop.seeds import to_ranges
 from perception.identity import ObservationKeyError
@@ -131,7 +131,7 @@ class DiffusionAgent(Learner):
                 raise ConfigError(f"observation {key!r} has shape {x.shape}, but the policy was trained on "
                                   f"{expected}; use the same camera size and task as in training")
             if x.dtype.kind == "f" and not np.isfinite(x).all():
-                raise ValueError(f"observation {key!r} holds non-finite values ({x}); the simulator or "
+                raise InvalidObservationError(f"observation {key!r} holds non-finite values ({x}); the simulator or "
                                  "sensor produced NaN/inf, which no policy can act on")
             frame[key] = x
         return frame

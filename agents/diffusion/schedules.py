@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from envs.errors import ConfigError
+
 SCHEDULES = ("cosine", "linear")
 PREDICTIONS = ("epsilon", "sample")
 
@@ -29,7 +31,7 @@ def betas_for(schedule: str, steps: int) -> torch.Tensor:
             return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
         return torch.tensor([min(1 - abar((i + 1) / steps) / abar(i / steps), 0.999) for i in range(steps)],
                             dtype=torch.float64)
-    raise ValueError(f"unknown noise schedule {schedule!r}; expected one of {SCHEDULES}")
+    raise ConfigError(f"unknown noise schedule {schedule!r}; expected one of {SCHEDULES}")
 
 
 class NoiseSchedule:
@@ -37,7 +39,7 @@ class NoiseSchedule:
 
     def __init__(self, schedule: str, steps: int, prediction: str, clip_sample: bool = True) -> None:
         if prediction not in PREDICTIONS:
-            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
+            raise ConfigError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
         self.steps, self.prediction, self.clip_sample = steps, prediction, clip_sample
         self.betas = betas_for(schedule, steps)
         self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)
@@ -54,7 +56,7 @@ class NoiseSchedule:
     def timesteps(self, inference_steps: int) -> list[int]:
         """The timesteps a sampler visits, high to low ("leading" spacing, as diffusers)."""
         if not 1 <= inference_steps <= self.steps:
-            raise ValueError(f"inference steps must be in [1, {self.steps}], got {inference_steps}")
+            raise ConfigError(f"inference steps must be in [1, {self.steps}], got {inference_steps}")
         ratio = self.steps // inference_steps
         return [i * ratio for i in reversed(range(inference_steps))]
 
@@ -104,5 +106,5 @@ def flow_interpolate(x0: torch.Tensor, noise: torch.Tensor,
 def flow_times(steps: int) -> list[float]:
     """The Euler grid from s = 1 (noise) to 0 (data), ``steps`` equal steps."""
     if steps < 1:
-        raise ValueError(f"flow sampling needs >= 1 step, got {steps}")
+        raise ConfigError(f"flow sampling needs >= 1 step, got {steps}")
     return [1 - i / steps for i in range(steps + 1)]
