@@ -131,8 +131,9 @@ class DiffusionAgent(Learner):
                 raise ConfigError(f"observation {key!r} has shape {x.shape}, but the policy was trained on "
                                   f"{expected}; use the same camera size and task as in training")
             if x.dtype.kind == "f" and not np.isfinite(x).all():
-                raise InvalidObservationError(f"observation {key!r} holds non-finite values ({x}); the "
-                                              "simulator or sensor produced NaN/inf, which no policy can act on")
+                raise InvalidObservationError(
+                    f"observation {key!r} holds non-finite values ({x}); the simulator or sensor produced "
+                    "NaN/inf, which no policy can act on")
             frame[key] = x
         return frame
 
