@@ -186,3 +186,15 @@ def test_one_trained_policy_samples_with_any_step_count(trained):
     assert calls == [2, 2, 7, 7, 7, 7, 7, 7, 7]
     with pytest.raises(ConfigError, match="objective"):
         DiffusionAgent(agent.model, replace(agent.config, objective="flow", sampler="euler"), agent.meta)
+
+
+def test_images_and_proprio_train_end_to_end_and_act(tmp_path):
+    data = DemoDataset(collect(tmp_path / "rgb", 1, obs_mode="rgb+proprio", cameras="top", image_size=32))
+    cfg = make_config("diffusion", {"obs_keys": ["top_rgb", "proprio"], "steps": 3, "batch_size": 4,
+                                    "down_dims": [16, 32], "action_horizon": 8, "action_steps": 4,
+                                    "image_channels": 8, "image_keypoints": 4, "crop": 2})
+    agent = find_method("diffusion").fit(cfg, TrainingSource.from_dataset(data, progress=False))
+    frame = {k: v[0] for k, v in data.episode(0).observations.items()}
+    action = agent.act(frame)
+    assert action.shape == (2,) and np.isfinite(action).all()
+    assert agent.model.cond_dim == 2 * (agent.model.encoders["top_rgb"].out_dim + frame["proprio"].size)
