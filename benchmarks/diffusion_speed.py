@@ -1,6 +1,6 @@
 """``python -m benchmarks.diffusion_speed``: milliseconds per action chunk of a diffusion policy.
 
-One PushCube-sized policy (state, To = 2, Tp = 16, Ta = 8, the default U-Net) generates chunks
+One PushCube-sized policy (state, To = 2, Tp = 16, the default Ta and U-Net) generates chunks
 with DDPM-100, DDIM-10, DDIM-4 and rectified flow with 1-4 Euler steps, in four runtimes: eager
 PyTorch, ``torch.inference_mode``, ``torch.compile`` and ONNX Runtime (the exported denoiser
 inside the same sampling loop). Each figure is the median over repeated chunks of what the agent
@@ -118,7 +118,8 @@ def run(repeats: int, down_dims: list[int]) -> dict:
         rows.append(row)
         print(row, flush=True)
     params = sum(p.numel() for p in models["ddpm"].denoiser.parameters())
-    return {"rows": rows, "denoiser_parameters": params, "down_dims": down_dims, "action_steps": 8,
+    return {"rows": rows, "denoiser_parameters": params, "down_dims": down_dims,
+            "action_steps": models["ddpm"].cfg.action_steps,
             "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
 

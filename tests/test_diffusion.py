@@ -198,3 +198,20 @@ def test_images_and_proprio_train_end_to_end_and_act(tmp_path):
     action = agent.act(frame)
     assert action.shape == (2,) and np.isfinite(action).all()
     assert agent.model.cond_dim == 2 * (agent.model.encoders["top_rgb"].out_dim + frame["proprio"].size)
+
+
+def test_sampling_accepts_a_denoiser_without_a_truth_value():
+    class Compiled:  # torch.compile's wrapper raises on len() and so on bool()
+        def __init__(self, net):
+            self.net = net
+
+        def __len__(self):
+            raise TypeError("no len()")
+
+        def __call__(self, x, t, c):
+            return self.net(x, t, c)
+
+    model = _model(DiffusionConfig(obs_horizon=1, action_horizon=4, action_steps=1, down_dims=[16]))
+    with torch.inference_mode():
+        chunk = model.sample(torch.zeros(2, model.cond_dim), Compiled(model.denoiser), torch.Generator())
+    assert chunk.shape == (2, 4, 1)

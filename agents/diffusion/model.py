@@ -107,7 +107,8 @@ class DiffusionModel(nn.Module):
         ``denoise`` defaults to this denoiser; ``sampling`` (default: the training config) chooses
         the sampler, its step count and eta, so one trained policy can be sampled several ways.
         """
-        x = denoise_chunk(sampling or self.cfg, self.schedule, denoise or self.denoiser, cond,
+        network = self.denoiser if denoise is None else denoise  # (a compiled module has no truth value)
+        x = denoise_chunk(sampling or self.cfg, self.schedule, network, cond,
                           (len(cond), self.cfg.action_horizon, self.action_dim), generator)
         return self.action_norm.unnormalize(x)
 
