@@ -297,7 +297,7 @@ def plot(result: dict, out: Path) -> None:
     modes = studies.get("two_goals", {}).get("sampled_first_actions")
     if modes:
         a = np.array(modes)
-        fig, ax = plt.subplots(figsize=(3.6, 3.4))
+        fig, ax = plt.subplots(figsize=(4.2, 3.6))
         ax.scatter(a[:, 1], a[:, 0], s=10, alpha=0.6)
         ax.axvline(0, color="grey", lw=0.8)
         ax.set(xlabel="first action, y (toward left goal +)", ylabel="first action, x",
