@@ -14,9 +14,8 @@ import envs
 from agents.experts import make_expert
 from dataset import DatasetWriter
 from loop.collect import collect
-from loop.evaluation import EvalSummary
 from loop.relabel import Relabelled
-from runs import plain, start_run, write_json
+from runs import plain, start_run, write_collection_metrics
 
 log = logging.getLogger("roboloop")
 
@@ -43,16 +42,8 @@ def main(cfg: DictConfig) -> float:
                                  "actions": "clean expert labels"})
     finally:
         env.close()
-    if not results:
-        log.info("all %d seeds already in %s; nothing to do", cfg.episodes, root)
-        return 1.0
-    summary = EvalSummary.from_results(results)
-    write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
-                                      **summary.to_dict()})
-    log.info("collection rollouts (%s expert, action noise std %s): %s", cfg.expert, noise,
-             summary.headline())
-    log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)
-    return summary.success_rate
+    return write_collection_metrics(results, writer, root, out, cfg.episodes,
+                                    f"collection rollouts ({cfg.expert} expert, action noise std {noise})")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ from dataset import DatasetWriter
 from envs.errors import ConfigError
 from envs.registry import REAL_ROBOT_ID
 from loop.collect import collect
-from loop.evaluation import EvalSummary
 from loop.protocols import Agent
-from runs import plain, start_run, write_json
+from runs import plain, start_run, write_collection_metrics
 
 log = logging.getLogger("roboloop")
 TELEOPS = ("keyboard", "expert")
@@ -54,15 +53,7 @@ def main(cfg: DictConfig) -> float:
                                  "actions": "teleop commands (safety may have clipped what was sent)"})
     finally:
         env.close()
-    if not results:
-        log.info("all %d seeds already in %s; nothing to do", cfg.episodes, root)
-        return 1.0
-    summary = EvalSummary.from_results(results)
-    write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
-                                      **summary.to_dict()})
-    log.info("teleoperated episodes: %s", summary.headline())
-    log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)
-    return summary.success_rate
+    return write_collection_metrics(results, writer, root, out, cfg.episodes, "teleoperated episodes")
 
 
 def teleop(cfg: DictConfig, env: gym.Env) -> Agent:

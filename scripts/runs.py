@@ -36,6 +36,23 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
+def write_collection_metrics(results: list, writer: Any, root: Path, out: Path, episodes: int,
+                             what: str) -> float:
+    """After ``loop.collect``: metrics.json beside the run, a log line; the rollouts' success rate.
+
+    With no new episodes (every seed already in the dataset) it says so and returns 1.0.
+    """
+    if not results:
+        log.info("all %d seeds already in %s; nothing to do", episodes, root)
+        return 1.0
+    summary = EvalSummary.from_results(results)
+    write_json(out / "metrics.json", {"dataset": str(root), "dataset_episodes": writer.num_episodes,
+                                      **summary.to_dict()})
+    log.info("%s: %s", what, summary.headline())
+    log.info("dataset: %s (%d episodes saved)", root, writer.num_episodes)
+    return summary.success_rate
+
+
 def plain(cfg: DictConfig | dict) -> dict:
     """A Hydra node as plain Python containers."""
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
