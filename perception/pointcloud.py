@@ -43,7 +43,7 @@ class CloudConfig:
     workspace: list[float] = field(  # crop box: xmin, xmax, ymin, ymax, zmin, zmax (world, metres)
         default_factory=lambda: [-0.32, 0.32, -0.32, 0.32, -0.01, 0.25])
     remove_plane: bool = True  # drop the dominant plane (the table)
-    plane_threshold: float = 0.006  # RANSAC inlier distance, metres (PyBullet depth errs by ~4 mm)
+    plane_threshold: float = 0.008  # RANSAC inlier distance, metres (PyBullet depth errs by up to ~7 mm)
     plane_keep_color: float = 0.2  # keep inliers whose rgb is this far (0..1, L2) from the plane's median
     voxel_size: float = 0.0  # metres; 0 turns voxel down-sampling off
     num_points: int = 1024  # N: points in every cloud

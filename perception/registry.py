@@ -13,6 +13,8 @@ from envs.errors import ConfigError
 PERCEPTIONS: dict[str, str] = {
     "identity": "perception.identity:Identity",
     "select_keys": "perception.identity:SelectKeys",
+    "point_cloud": "perception.pointcloud:CloudPipeline",
+    "pointnet": "perception.pointnet_perception:PointNetPerception",
 }
 
 
