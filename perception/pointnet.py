@@ -15,6 +15,7 @@ regulariser ``||I - A A^T||_F^2``. Heads:
 Shapes: ``B`` clouds, ``N`` points, ``C`` input channels per point (xyz first, then e.g. rgb).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -31,6 +32,7 @@ class PointNetConfig:
     local_widths: list[int] = field(default_factory=lambda: [64, 64])  # MLP before the feature T-Net
     global_widths: list[int] = field(default_factory=lambda: [64, 128, 256])  # MLP up to the max-pool
     head_widths: list[int] = field(default_factory=lambda: [128, 64])  # each head's hidden widths
+    tnet_widths: list[int] = field(default_factory=lambda: [64, 128, 256])  # each T-Net's shared MLP
     seg_classes: int = 0  # per-point classes (0: no segmentation or centroid head)
     cls_classes: int = 0  # whole-cloud classes (0: no classification head)
     input_transform: bool = True  # the 3x3 input T-Net
@@ -40,10 +42,11 @@ class PointNetConfig:
         """Validate values so a bad config fails before any work is done."""
         if self.in_channels < 3:
             raise ConfigError(f"PointNetConfig.in_channels must be >= 3 (xyz first), got {self.in_channels}")
-        for name in ("local_widths", "global_widths", "head_widths"):
+        for name in ("local_widths", "global_widths", "head_widths", "tnet_widths"):
             widths = list(getattr(self, name))
             if not widths or min(widths) < 1:
-                raise ConfigError(f"PointNetConfig.{name} must be a non-empty list of widths >= 1, got {widths}")
+                raise ConfigError(f"PointNetConfig.{name} must be a non-empty list of widths >= 1, "
+                                  f"got {widths}")
             setattr(self, name, widths)
         if self.seg_classes < 0 or self.cls_classes < 0 or self.seg_classes + self.cls_classes == 0:
             raise ConfigError(f"PointNetConfig needs a head: seg_classes={self.seg_classes}, "
@@ -63,12 +66,13 @@ def shared_mlp(widths: list[int], last_activation: bool = True) -> nn.Sequential
 class TNet(nn.Module):
     """Predicts a (B, k, k) transform from a (B, k, N) cloud: shared MLP, max-pool, MLP, + identity."""
 
-    def __init__(self, k: int, widths: tuple[int, int, int] = (64, 128, 256)) -> None:
+    def __init__(self, k: int, widths: Sequence[int] = (64, 128, 256)) -> None:
         super().__init__()
         self.k = k
         self.features = shared_mlp([k, *widths])
-        self.regress = nn.Sequential(nn.Linear(widths[-1], 128), nn.BatchNorm1d(128), nn.ReLU(),
-                                     nn.Linear(128, k * k))
+        hidden = max(widths[-1] // 2, 16)
+        self.regress = nn.Sequential(nn.Linear(widths[-1], hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                     nn.Linear(hidden, k * k))
         nn.init.zeros_(self.regress[-1].weight)  # start at the identity
         nn.init.zeros_(self.regress[-1].bias)
 
@@ -92,10 +96,10 @@ class PointNet(nn.Module):
     def __init__(self, config: PointNetConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.input_tnet = TNet(3) if c.input_transform else None
+        self.input_tnet = TNet(3, c.tnet_widths) if c.input_transform else None
         self.local = shared_mlp([c.in_channels, *c.local_widths])
         f = c.local_widths[-1]
-        self.feature_tnet = TNet(f) if c.feature_transform else None
+        self.feature_tnet = TNet(f, c.tnet_widths) if c.feature_transform else None
         self.global_mlp = shared_mlp([f, *c.global_widths])
         g = c.global_widths[-1]
         self.classify = None
@@ -103,7 +107,8 @@ class PointNet(nn.Module):
             layers: list[nn.Module] = []
             for a, b in zip([g, *c.head_widths[:-1]], c.head_widths, strict=True):
                 layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()]
-            self.classify = nn.Sequential(*layers, nn.Dropout(0.3), nn.Linear(c.head_widths[-1], c.cls_classes))
+            self.classify = nn.Sequential(*layers, nn.Dropout(0.3),
+                                          nn.Linear(c.head_widths[-1], c.cls_classes))
         self.segment = self.offset = None
         if c.seg_classes:
             widths = [f + g, *c.head_widths]

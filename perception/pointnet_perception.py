@@ -4,7 +4,8 @@ Features (float32; the keys join the convention of docs/envs.md):
 
 | key | shape | meaning |
 |---|---|---|
-| ``<label>_centroid`` | (3,) | world-frame centroid of each object in ``objects`` (e.g. ``cube_centroid``), voted by the points segmented as it; the last one seen while it is hidden |
+| ``<label>_centroid`` | (3,) | world-frame centroid of each object in ``objects`` (e.g.
+  ``cube_centroid``), voted by the points segmented as it; the last one seen while it is hidden |
 | ``centroid_visible`` | (len(objects),) | 1 where the object had points in this frame, else 0 |
 | ``point_features`` | (G,) | the max-pooled global feature (with ``point_features=True``) |
 | kept keys | as in the env | e.g. ``proprio``, passed through unchanged |
@@ -32,8 +33,8 @@ class PointNetPerception:
                  keep: Sequence[str] = ("proprio",), point_features: bool = False,
                  params: Mapping[str, CameraParams] | None = None) -> None:
         if not checkpoint:
-            raise ConfigError("PointNetPerception needs checkpoint=<path to a PointNet checkpoint> (train one "
-                              "with scripts/train_perception.py)")
+            raise ConfigError("PointNetPerception needs checkpoint=<path to a PointNet checkpoint> (train "
+                              "one with scripts/train_perception.py)")
         self.checkpoint, self.keep, self.point_features = str(checkpoint), list(keep), bool(point_features)
         self.predictor, self.meta = load_pointnet(self.checkpoint)
         self.labels = list(self.meta["labels"])

@@ -4,15 +4,17 @@ A scene set is a dict of arrays (``scripts/make_perception_data.py`` writes them
 ``points`` (S, N, 3) float32 world frame, ``colors`` (S, N, 3) float32 in [0, 1], ``labels``
 (S, N) uint8 segmentation ids, ``centroids`` (S, L, 3) float32 (NaN where a label has none).
 
-One model learns segmentation and centroid offsets of whole scenes and, from the same scenes,
-classification of single objects (the points of one label, centred, resampled to
-``object_points``). Inputs are normalized by the crop box (centre and half extent), stored in the
-checkpoint with the label names so that a loaded model needs nothing else.
+One PointNet learns segmentation and centroid offsets of whole scenes; a second one, with the same
+widths, learns classification of single objects cut from the same scenes (the points of one label,
+centred, resampled to ``object_points``). Two models, not two heads on one, because batch norm's
+running statistics of centred single objects and of whole scenes differ. Inputs are normalized by
+the crop box (centre and half extent), stored in the checkpoint with the label names so that a
+loaded model needs nothing else.
 """
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -99,14 +101,16 @@ class PointNetTrainer:
         self.labels, self.cloud = list(labels), cloud
         self.norm = Normalization.from_workspace(cloud.workspace)
         classes = len(self.labels) + 1  # id 0 = nothing labelled
-        self.model_config = model or PointNetConfig(seg_classes=classes, cls_classes=classes)
-        if self.model_config.seg_classes not in (0, classes) or self.model_config.cls_classes not in (0, classes):
+        config = model or PointNetConfig(seg_classes=classes, cls_classes=classes)
+        if config.seg_classes != classes or config.cls_classes not in (0, classes):
             raise ConfigError(f"labels {self.labels} need {classes} classes (with 0 = nothing), got "
-                              f"seg_classes={self.model_config.seg_classes}, cls_classes="
-                              f"{self.model_config.cls_classes}")
+                              f"seg_classes={config.seg_classes}, cls_classes={config.cls_classes}")
+        self.model_config = replace(config, cls_classes=0)
         self.train_config = train or PointNetTrainConfig()
         torch.manual_seed(self.train_config.seed)
         self.model = PointNet(self.model_config)
+        self.classifier = (PointNet(replace(config, seg_classes=0, cls_classes=classes))
+                           if config.cls_classes else None)
 
     def loss(self, scenes: Mapping[str, np.ndarray], batch: np.ndarray,
              rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
@@ -115,27 +119,26 @@ class PointNetTrainer:
         terms: dict[str, torch.Tensor] = {}
         x = self.norm.inputs(scenes["points"][batch], scenes["colors"][batch])
         out = self.model(x)
-        if c.seg_classes:
-            labels = torch.from_numpy(scenes["labels"][batch].astype(np.int64))
-            terms["seg"] = nn.functional.cross_entropy(out["seg_logits"].reshape(-1, c.seg_classes),
-                                                       labels.reshape(-1))
-            target = np.stack([point_offsets(scenes["points"][i], scenes["labels"][i], scenes["centroids"][i])
-                               for i in batch]) / self.norm.scale
-            known = torch.from_numpy(np.isfinite(target).all(axis=-1))
-            target_t = torch.from_numpy(np.nan_to_num(target).astype(np.float32))
-            err = (out["offsets"] - target_t).abs().sum(dim=-1)
-            terms["offset"] = t.offset_weight * (err * known).sum() / known.sum().clamp(min=1)
+        labels = torch.from_numpy(scenes["labels"][batch].astype(np.int64))
+        terms["seg"] = nn.functional.cross_entropy(out["seg_logits"].reshape(-1, c.seg_classes),
+                                                   labels.reshape(-1))
+        target = np.stack([point_offsets(scenes["points"][i], scenes["labels"][i], scenes["centroids"][i])
+                           for i in batch]) / self.norm.scale
+        known = torch.from_numpy(np.isfinite(target).all(axis=-1))
+        target_t = torch.from_numpy(np.nan_to_num(target).astype(np.float32))
+        err = (out["offsets"] - target_t).abs().sum(dim=-1)
+        terms["offset"] = t.offset_weight * (err * known).sum() / known.sum().clamp(min=1)
         if "feature_transform" in out:
             terms["ortho"] = t.ortho_weight * orthogonality_loss(out["feature_transform"])
-        if c.cls_classes:
+        if self.classifier is not None:
             p, col, y = object_clouds(scenes, t.object_points, rng, len(batch))
-            obj = self.model(torch.cat([torch.from_numpy(p / np.float32(self.norm.scale)),
-                                        torch.from_numpy(col - np.float32(0.5))], dim=-1))
+            obj = self.classifier(self._object_inputs(p, col))
             terms["cls"] = nn.functional.cross_entropy(obj["cls_logits"], torch.from_numpy(y))
             if "feature_transform" in obj:
-                terms["ortho"] = terms["ortho"] + t.ortho_weight * orthogonality_loss(obj["feature_transform"])
+                terms["ortho"] = terms["ortho"] + t.ortho_weight * orthogonality_loss(
+                    obj["feature_transform"])
         total = sum(terms.values())
-        return total, {k: float(v) for k, v in terms.items()}
+        return total, {k: float(v.detach()) for k, v in terms.items()}
 
     def fit(self, train: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray] | None = None,
             log: Callable[[int, dict[str, float]], None] | None = None, progress: bool = True) -> list[dict]:
@@ -144,21 +147,24 @@ class PointNetTrainer:
 
         t = self.train_config
         rng = np.random.default_rng(t.seed)
-        opt = torch.optim.Adam(self.model.parameters(), lr=t.lr)
+        params = list(self.model.parameters()) + list(self.classifier.parameters() if self.classifier else [])
+        opt = torch.optim.Adam(params, lr=t.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / t.steps)))
         history = []
         bar = tqdm(range(1, t.steps + 1), desc="pointnet", disable=not progress)
         for step in bar:
             self.model.train()
+            if self.classifier is not None:
+                self.classifier.train()
             batch = rng.integers(len(train["points"]), size=t.batch_size)
             loss, terms = self.loss(train, batch, rng)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
             if log is not None and step % 50 == 0:
-                log(step, {"loss": float(loss), **terms})
+                log(step, {"loss": float(loss.detach()), **terms})
             if val is not None and (step % t.eval_every == 0 or step == t.steps):
                 metrics = {"step": step, **self.evaluate(val)}
                 history.append(metrics)
@@ -181,14 +187,18 @@ class PointNetTrainer:
                 **self._classification(scenes)}
 
     def _classification(self, scenes: Mapping[str, np.ndarray]) -> dict[str, float]:
-        if not self.model_config.cls_classes:
+        if self.classifier is None:
             return {}
+        self.classifier.eval()
         p, col, y = object_clouds(scenes, self.train_config.object_points, np.random.default_rng(123),
                                   min(512, 4 * len(scenes["labels"])))
-        x = torch.cat([torch.from_numpy(p / np.float32(self.norm.scale)), torch.from_numpy(col - np.float32(0.5))],
-                      dim=-1)
-        pred = self.model(x)["cls_logits"].argmax(dim=1).numpy()
+        pred = self.classifier(self._object_inputs(p, col))["cls_logits"].argmax(dim=1).numpy()
         return {"object_accuracy": float((pred == y).mean())}
+
+    def _object_inputs(self, points: np.ndarray, colors: np.ndarray) -> torch.Tensor:
+        """Centred single-object clouds (B, n, 3) -> (B, n, 6): scaled like scenes, not shifted."""
+        x = np.concatenate([points / np.float32(self.norm.scale), colors - np.float32(0.5)], axis=-1)
+        return torch.from_numpy(x.astype(np.float32))
 
     def checkpoint(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A ``torch.save``-able dict that loads with ``weights_only=True`` (:func:`load_pointnet`)."""
@@ -196,7 +206,9 @@ class PointNetTrainer:
                 "model": asdict(self.model_config), "cloud": asdict(self.cloud),
                 "normalization": {"center": list(self.norm.center), "scale": self.norm.scale},
                 "train": asdict(self.train_config), "extra": dict(extra or {}),
-                "state_dict": self.model.state_dict()}
+                "state_dict": self.model.state_dict(),
+                "classifier": None if self.classifier is None else {
+                    "model": asdict(self.classifier.config), "state_dict": self.classifier.state_dict()}}
 
 
 def segmentation_metrics(pred: np.ndarray, truth: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
@@ -263,6 +275,6 @@ def load_pointnet(path: str) -> tuple[PointNetPredictor, dict[str, Any]]:
     model = PointNet(PointNetConfig(**ckpt["model"]))
     model.load_state_dict(ckpt["state_dict"])
     norm = Normalization(tuple(ckpt["normalization"]["center"]), float(ckpt["normalization"]["scale"]))
-    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "classifier")}
     return PointNetPredictor(model, norm, ckpt["labels"]), meta
 

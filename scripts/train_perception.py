@@ -69,8 +69,9 @@ def main(cfg: DictConfig) -> float:
     torch.save(trainer.checkpoint({"image_size": meta["image_size"], "env_id": meta["env_id"],
                                    "data": str(data), "test": metrics}), buffer)
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
-    write_json(out / "metrics.json", {"data": str(data), "scenes": meta["scenes"], "train_seconds": round(train_s, 1),
-                                      "test": metrics, "validation": history})
+    write_json(out / "metrics.json", {"data": str(data), "scenes": meta["scenes"],
+                                      "train_seconds": round(train_s, 1), "test": metrics,
+                                      "validation": history})
     print(f"\nPointNet on held-out scenes: mIoU {metrics['miou']:.3f}, centroid error "
           f"{ {k: round(v * 100, 2) for k, v in metrics['centroid_error_m'].items()} } cm, object accuracy "
           f"{metrics.get('object_accuracy', float('nan')):.3f}\n  checkpoint: {out / 'checkpoint.pt'}\n"
