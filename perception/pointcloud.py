@@ -44,6 +44,7 @@ class CloudConfig:
         default_factory=lambda: [-0.32, 0.32, -0.32, 0.32, -0.01, 0.25])
     remove_plane: bool = True  # drop the dominant plane (the table)
     plane_threshold: float = 0.008  # RANSAC inlier distance, metres (PyBullet depth errs by up to ~7 mm)
+    plane_iterations: int = 30  # RANSAC iterations (the table is most of the cloud: a few suffice)
     plane_keep_color: float = 0.2  # keep inliers whose rgb is this far (0..1, L2) from the plane's median
     voxel_size: float = 0.0  # metres; 0 turns voxel down-sampling off
     num_points: int = 1024  # N: points in every cloud
@@ -60,8 +61,9 @@ class CloudConfig:
         if len(w) != 6 or w[0] >= w[1] or w[2] >= w[3] or w[4] >= w[5]:
             raise ConfigError("CloudConfig.workspace must be [xmin, xmax, ymin, ymax, zmin, zmax] with "
                               f"each min < max, got {self.workspace}")
-        if self.num_points < 1:
-            raise ConfigError(f"CloudConfig.num_points must be >= 1, got {self.num_points}")
+        if self.num_points < 1 or self.plane_iterations < 1:
+            raise ConfigError(f"CloudConfig.num_points and plane_iterations must be >= 1, got "
+                              f"{self.num_points} and {self.plane_iterations}")
         for name in ("plane_threshold", "normal_radius"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"CloudConfig.{name} must be > 0 metres, got {getattr(self, name)}")
@@ -141,7 +143,8 @@ def crop(cloud: Cloud, workspace: Sequence[float]) -> Cloud:
     return cloud.select(inside)
 
 
-def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: int = 0) -> Cloud:
+def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: int = 0,
+                 iterations: int = 30) -> Cloud:
     """Drop the dominant plane's inliers (Open3D RANSAC), keeping inliers coloured unlike the plane.
 
     ``keep_color`` > 0 keeps an inlier whose rgb is farther than that (L2, 0..1) from the inliers'
@@ -153,7 +156,7 @@ def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: 
         return cloud
     o3d.utility.random.seed(seed)
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points.astype(np.float64)))
-    _, inliers = pcd.segment_plane(distance_threshold=threshold, ransac_n=3, num_iterations=100)
+    _, inliers = pcd.segment_plane(distance_threshold=threshold, ransac_n=3, num_iterations=iterations)
     inlier = np.zeros(len(cloud), bool)
     inlier[np.asarray(inliers, np.int64)] = True
     if keep_color > 0 and inlier.any():
@@ -164,8 +167,11 @@ def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: 
 
 def voxel_downsample(cloud: Cloud, voxel_size: float) -> Cloud:
     """One point (the first) per occupied voxel of edge ``voxel_size``, attributes kept; order kept."""
-    keys = np.floor(cloud.points / voxel_size).astype(np.int64)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    cells = np.floor(cloud.points / voxel_size).astype(np.int64)
+    cells -= cells.min(axis=0)
+    dims = cells.max(axis=0) + 1
+    keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]  # one int per voxel: a 1-D unique
+    _, first = np.unique(keys, return_index=True)
     return cloud.select(np.sort(first))
 
 
@@ -205,7 +211,8 @@ def process(cloud: Cloud, config: CloudConfig, eye: np.ndarray | None = None) ->
                               "camera's depth")
     cloud = crop(cloud, config.workspace)
     if config.remove_plane:
-        cloud = remove_plane(cloud, config.plane_threshold, config.plane_keep_color, config.seed)
+        cloud = remove_plane(cloud, config.plane_threshold, config.plane_keep_color, config.seed,
+                             config.plane_iterations)
     if config.voxel_size > 0:
         cloud = voxel_downsample(cloud, config.voxel_size)
     if len(cloud) == 0:

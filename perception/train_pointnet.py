@@ -168,6 +168,8 @@ class PointNetTrainer:
             if val is not None and (step % t.eval_every == 0 or step == t.steps):
                 metrics = {"step": step, **self.evaluate(val)}
                 history.append(metrics)
+                bar.write(f"step {step}: val mIoU {metrics['miou']:.3f}, centroid error "
+                          f"{100 * metrics['centroid_error_mean_m']:.2f} cm")
                 if log is not None:
                     log(step, {f"val/{k}": v for k, v in metrics.items() if isinstance(v, float)})
         return history

@@ -1,0 +1,149 @@
+"""Closing the loop: BC on PushCube from PointNet features alone vs BC from the privileged state.
+
+    python scripts/experiments/perception_loop.py --checkpoint runs/train_perception/<run>/checkpoint.pt
+    python scripts/experiments/perception_loop.py --checkpoint <ckpt> --quick   # minutes, a pipeline check
+
+One set of expert demonstrations (DART noise 0.6, seeds 0..demos-1, MuJoCo) is recorded through
+``PerceptionWrapper``: every stored observation holds the PointNet features of the point clouds of
+the top and front cameras (``cube_centroid``, ``goal_centroid``, ``centroid_visible``) beside
+``proprio`` and the privileged ``state`` the expert labels with. From the same demonstrations BC
+is trained twice per seed, on ``state`` and on ``[cube_centroid, goal_centroid, proprio]``, and
+both are evaluated on the same held-out seeds (100000+); the perception agent sees the env only
+through ``PointNetPerception`` passed to the loop (no ``state`` in its observations). Writes
+docs/results/perception_loop.{json,md,png}.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import gymnasium as gym
+import matplotlib
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import envs  # noqa: E402,F401
+from agents import TrainingSource  # noqa: E402
+from agents.bc import BCAgent, BCConfig  # noqa: E402
+from agents.experts import PushCubeExpert  # noqa: E402
+from dataset import DatasetWriter, DemoDataset, atomic_write_text  # noqa: E402
+from loop import evaluate  # noqa: E402
+from loop.collect import collect  # noqa: E402
+from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
+from loop.relabel import Relabelled  # noqa: E402
+from perception.pointnet_perception import PointNetPerception  # noqa: E402
+from perception.wrapper import PerceptionWrapper  # noqa: E402
+
+ENV_ID = "roboloop/PushCube-v0"
+CLOUD_ENV = {"obs_mode": "rgb+pointcloud", "cameras": ["top", "front"]}
+OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
+ARMS = {  # name -> (BC obs_keys, sees the env through PointNet)
+    "privileged state": (["state"], False),
+    "PointNet centroids + proprio": (["cube_centroid", "goal_centroid", "proprio"], True),
+}
+
+
+def make_dataset(root: Path, checkpoint: str, demos: int, noise: float) -> DemoDataset:
+    """Expert demos recorded as PointNet features (+ proprio, + state for the expert's labels)."""
+    env = PerceptionWrapper(gym.make(ENV_ID, privileged_state=True, **CLOUD_ENV),
+                            PointNetPerception(checkpoint), passthrough=["state"])
+    writer = DatasetWriter(root, env_id=ENV_ID, env_kwargs=CLOUD_ENV, fps=20)
+    collect(env, Relabelled(PushCubeExpert(), noise_std=noise), range(demos), writer, progress="collect",
+            extra={"features": f"PerceptionWrapper(PointNetPerception({checkpoint}))"})
+    env.close()
+    return DemoDataset(root)
+
+
+def run_cell(data: DemoDataset, arm: str, checkpoint: str, seed: int, steps: int, episodes: int) -> dict:
+    """Train BC on one arm's keys and evaluate it on the held-out seeds."""
+    keys, sees_clouds = ARMS[arm]
+    t0 = time.perf_counter()
+    agent = BCAgent.fit(BCConfig(obs_keys=keys, seed=seed, steps=steps),
+                        TrainingSource.from_dataset(data, progress=False))
+    train_s = time.perf_counter() - t0
+    env = gym.make(ENV_ID, **CLOUD_ENV) if sees_clouds else gym.make(ENV_ID)
+    perception = PointNetPerception(checkpoint) if sees_clouds else None
+    t0 = time.perf_counter()
+    summary = evaluate(env, agent, evaluation_seeds(episodes), perception=perception, progress=None)
+    eval_s = time.perf_counter() - t0
+    env.close()
+    steps_run = summary.mean_length * summary.episodes
+    return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),
+            "episodes": summary.episodes, "success_rate": summary.success_rate,
+            "success_ci95": summary.success_ci95, "train_seconds": round(train_s, 1),
+            "eval_ms_per_step": round(1000 * eval_s / steps_run, 2)}
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """Results table, with each arm's success relative to the privileged-state agent."""
+    base = rows[0]["pooled"]["success_rate"]
+    lines = ["| BC observes | seeds | success (pooled) | 95% CI | per-seed | relative to state | ms/step in eval |",
+             "|---|---:|---:|---|---|---:|---:|"]
+    for r in rows:
+        p = r["pooled"]
+        per_seed = ", ".join(f"{c['success_rate']:.0%}" for c in r["cells"])
+        ms = sum(c["eval_ms_per_step"] for c in r["cells"]) / len(r["cells"])
+        lines.append(f"| {r['arm']} | {len(r['cells'])} | {p['success_rate']:.1%} | {p['success_ci95'][0]:.1%}-"
+                     f"{p['success_ci95'][1]:.1%} | {per_seed} | {p['success_rate'] / max(base, 1e-9):.1%} | "
+                     f"{ms:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Pooled success per arm with its 95% CI; seeds as dots."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for i, r in enumerate(rows):
+        p = r["pooled"]
+        y, (lo, hi) = p["success_rate"], p["success_ci95"]
+        ax.bar(i, y, color=f"C{i}", alpha=0.7)
+        ax.errorbar(i, y, yerr=[[y - lo], [hi - y]], color="k", capsize=5)
+        ax.scatter([i] * len(r["cells"]), [c["success_rate"] for c in r["cells"]], color="k", s=12, zorder=3)
+    ax.axhline(0.9 * rows[0]["pooled"]["success_rate"], ls="--", color="grey", lw=1, label="90% of state")
+    ax.set_xticks(range(len(rows)), [r["arm"] for r in rows])
+    ax.set(ylabel="held-out success rate", ylim=(0, 1.02), title="BC on PushCube-v0: state vs perception")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    """Collect once, train and evaluate both arms over seeds, write JSON, Markdown and PNG."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="PointNet from scripts/train_perception.py")
+    parser.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    demos, noise, seeds, steps, episodes = 100, 0.6, (0, 1, 2), 5000, 50
+    if args.quick:
+        demos, seeds, steps, episodes = 4, (0,), 200, 3
+    rows = []
+    with TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        data = make_dataset(Path(tmp) / "demos", args.checkpoint, demos, noise)
+        collect_s = time.perf_counter() - t0
+        print(f"collected {len(data)} demos ({data.num_frames} frames) in {collect_s:.0f} s", flush=True)
+        for arm in ARMS:
+            cells = [run_cell(data, arm, args.checkpoint, s, steps, episodes) for s in seeds]
+            rows.append({"arm": arm, "obs_keys": ARMS[arm][0], "cells": cells, "pooled": pooled_success(cells)})
+            print(to_markdown(rows).splitlines()[-1], flush=True)
+    config = {"env_id": ENV_ID, "cloud_env": CLOUD_ENV, "checkpoint": args.checkpoint, "demos": demos,
+              "demo_noise": noise, "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes},
+              "training_seeds": list(seeds), "eval_seeds_start": 100_000, "eval_episodes": episodes,
+              "collect_seconds": round(collect_s, 1)}
+    if args.quick:
+        print(to_markdown(rows))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "perception_loop.json", json.dumps({"config": config, "rows": rows}, indent=2))
+    atomic_write_text(args.out / "perception_loop.md", to_markdown(rows))
+    plot(rows, args.out / "perception_loop.png")
+    print(to_markdown(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The perception scripts end to end on a tiny budget: render labelled scenes -> train PointNet -> use it."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_scripts import ok, run
+
+SMALL = ["model.local_widths=[8,8]", "model.global_widths=[8,16]", "model.head_widths=[8]",
+         "model.tnet_widths=[8,8,16]"]
+
+
+@pytest.fixture(scope="module")
+def perception_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("perception")
+    ok(run("make_perception_data.py", "splits.train.episodes=2", "splits.val.episodes=1", "splits.test.episodes=1",
+           "env.kwargs.horizon=12", "every=4", "cloud.num_points=64", f"hydra.run.dir={tmp}/data"))
+    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=2", "train.batch_size=2",
+           *SMALL, f"hydra.run.dir={tmp}/train"))
+    return tmp
+
+
+def test_scenes_are_split_by_seed_and_labelled(perception_run) -> None:
+    meta = json.loads((perception_run / "data" / "meta.json").read_text())
+    assert meta["labels"] == ["table", "pusher", "cube", "goal"] and meta["image_size"] == 96
+    with np.load(perception_run / "data" / "train.npz") as f:
+        assert f["points"].shape[1:] == (64, 3) and f["labels"].shape[1:] == (64,)
+        assert f["centroids"].shape[1:] == (4, 3) and set(f["seeds"].tolist()) == {0, 1}
+        assert np.isnan(f["centroids"][:, 0]).all() and np.isfinite(f["centroids"][:, 1:]).all()
+    with np.load(perception_run / "data" / "test.npz") as f:
+        assert set(f["seeds"].tolist()) == {100_000}
+
+
+def test_training_writes_a_weights_only_checkpoint_metrics_and_tensorboard(perception_run) -> None:
+    train = perception_run / "train"
+    ckpt = torch.load(train / "checkpoint.pt", weights_only=True)
+    assert ckpt["labels"] == ["table", "pusher", "cube", "goal"] and ckpt["extra"]["image_size"] == 96
+    assert ckpt["cloud"]["num_points"] == 64 and "center" in ckpt["normalization"]
+    metrics = json.loads((train / "metrics.json").read_text())
+    assert {"miou", "centroid_error_m", "object_accuracy"} <= set(metrics["test"])
+    assert [h["step"] for h in metrics["validation"]] == [2, 4]
+    assert any((train / "tb").iterdir())
+
+
+@pytest.mark.slow
+def test_train_py_composes_the_pointnet_perception(perception_run) -> None:
+    """scripts/train.py perception=pointnet: BC on the model's features of a point-cloud dataset."""
+    tmp = perception_run
+    ok(run("collect_demos.py", "episodes=2", "env.kwargs.obs_mode=rgb+pointcloud", "env.kwargs.cameras=[top,front]",
+           "env.kwargs.horizon=10", f"hydra.run.dir={tmp}/collect"))
+    ok(run("train.py", f"dataset={tmp}/collect/dataset", "agent.steps=5", "agent.hidden_sizes=[16]",
+           "agent.obs_keys=[cube_centroid,goal_centroid,proprio]", "perception=pointnet",
+           f"perception.checkpoint={tmp}/train/checkpoint.pt", "agent.success_only=false", "eval.episodes=1",
+           "eval.videos=0",
+           f"hydra.run.dir={tmp}/bc"))
+    metrics = json.loads((tmp / "bc" / "metrics.json").read_text())
+    assert metrics["perception"]["name"] == "pointnet"
