@@ -13,6 +13,7 @@ Goal: the whole stack <= 10 ms per frame.
 import argparse
 import json
 import platform
+from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -83,7 +84,7 @@ def measure(repeats: int) -> dict[str, float]:
     with TemporaryDirectory() as tmp:
         for points in (512, 1024):
             module = PointNetPerception(checkpoint(Path(tmp), points))
-            cloud = process(fuse(obs, config.cameras), CloudConfig(cameras=["top", "front"], num_points=points))
+            cloud = process(fuse(obs, config.cameras), replace(config, num_points=points))
             x = Normalization.from_workspace(config.workspace).inputs(cloud.points[None], cloud.colors[None])
             model = module.predictor.model
 
@@ -92,7 +93,8 @@ def measure(repeats: int) -> dict[str, float]:
                     model(x)
 
             out[f"PointNet forward, {points} points"] = median_ms(forward, repeats)
-            out[f"whole stack (PointNetPerception), {points} points"] = median_ms(lambda m=module: m(obs), repeats)
+            whole = f"whole stack (PointNetPerception), {points} points"
+            out[whole] = median_ms(lambda m=module: m(obs), repeats)
     return out
 
 

@@ -16,10 +16,11 @@ SMALL = ["model.local_widths=[8,8]", "model.global_widths=[8,16]", "model.head_w
 @pytest.fixture(scope="module")
 def perception_run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("perception")
-    ok(run("make_perception_data.py", "splits.train.episodes=2", "splits.val.episodes=1", "splits.test.episodes=1",
-           "env.kwargs.horizon=12", "every=4", "cloud.num_points=64", f"hydra.run.dir={tmp}/data"))
-    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=2", "train.batch_size=2",
-           *SMALL, f"hydra.run.dir={tmp}/train"))
+    ok(run("make_perception_data.py", "splits.train.episodes=2", "splits.val.episodes=1",
+           "splits.test.episodes=1", "env.kwargs.horizon=12", "every=4", "cloud.num_points=64",
+           f"hydra.run.dir={tmp}/data"))
+    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=2",
+           "train.batch_size=2", *SMALL, f"hydra.run.dir={tmp}/train"))
     return tmp
 
 
@@ -49,8 +50,8 @@ def test_training_writes_a_weights_only_checkpoint_metrics_and_tensorboard(perce
 def test_train_py_composes_the_pointnet_perception(perception_run) -> None:
     """scripts/train.py perception=pointnet: BC on the model's features of a point-cloud dataset."""
     tmp = perception_run
-    ok(run("collect_demos.py", "episodes=2", "env.kwargs.obs_mode=rgb+pointcloud", "env.kwargs.cameras=[top,front]",
-           "env.kwargs.horizon=10", f"hydra.run.dir={tmp}/collect"))
+    ok(run("collect_demos.py", "episodes=2", "env.kwargs.obs_mode=rgb+pointcloud",
+           "env.kwargs.cameras=[top,front]", "env.kwargs.horizon=10", f"hydra.run.dir={tmp}/collect"))
     ok(run("train.py", f"dataset={tmp}/collect/dataset", "agent.steps=5", "agent.hidden_sizes=[16]",
            "agent.obs_keys=[cube_centroid,goal_centroid,proprio]", "perception=pointnet",
            f"perception.checkpoint={tmp}/train/checkpoint.pt", "agent.success_only=false", "eval.episodes=1",

@@ -81,15 +81,15 @@ def run_cell(data: DemoDataset, arm: str, checkpoint: str, seed: int, steps: int
 def to_markdown(rows: list[dict]) -> str:
     """Results table, with each arm's success relative to the privileged-state agent."""
     base = rows[0]["pooled"]["success_rate"]
-    lines = ["| BC observes | seeds | success (pooled) | 95% CI | per-seed | relative to state | ms/step in eval |",
-             "|---|---:|---:|---|---|---:|---:|"]
+    lines = ["| BC observes | seeds | success (pooled) | 95% CI | per-seed | relative to state "
+             "| ms/step in eval |", "|---|---:|---:|---|---|---:|---:|"]
     for r in rows:
         p = r["pooled"]
         per_seed = ", ".join(f"{c['success_rate']:.0%}" for c in r["cells"])
         ms = sum(c["eval_ms_per_step"] for c in r["cells"]) / len(r["cells"])
-        lines.append(f"| {r['arm']} | {len(r['cells'])} | {p['success_rate']:.1%} | {p['success_ci95'][0]:.1%}-"
-                     f"{p['success_ci95'][1]:.1%} | {per_seed} | {p['success_rate'] / max(base, 1e-9):.1%} | "
-                     f"{ms:.1f} |")
+        lines.append(f"| {r['arm']} | {len(r['cells'])} | {p['success_rate']:.1%} | "
+                     f"{p['success_ci95'][0]:.1%}-{p['success_ci95'][1]:.1%} | {per_seed} | "
+                     f"{p['success_rate'] / max(base, 1e-9):.1%} | {ms:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -129,7 +129,8 @@ def main() -> None:
         print(f"collected {len(data)} demos ({data.num_frames} frames) in {collect_s:.0f} s", flush=True)
         for arm in ARMS:
             cells = [run_cell(data, arm, args.checkpoint, s, steps, episodes) for s in seeds]
-            rows.append({"arm": arm, "obs_keys": ARMS[arm][0], "cells": cells, "pooled": pooled_success(cells)})
+            rows.append({"arm": arm, "obs_keys": ARMS[arm][0], "cells": cells,
+                         "pooled": pooled_success(cells)})
             print(to_markdown(rows).splitlines()[-1], flush=True)
     config = {"env_id": ENV_ID, "cloud_env": CLOUD_ENV, "checkpoint": args.checkpoint, "demos": demos,
               "demo_noise": noise, "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes},
@@ -139,7 +140,8 @@ def main() -> None:
         print(to_markdown(rows))
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out / "perception_loop.json", json.dumps({"config": config, "rows": rows}, indent=2))
+    result = {"config": config, "rows": rows}
+    atomic_write_text(args.out / "perception_loop.json", json.dumps(result, indent=2))
     atomic_write_text(args.out / "perception_loop.md", to_markdown(rows))
     plot(rows, args.out / "perception_loop.png")
     print(to_markdown(rows))
