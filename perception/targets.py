@@ -1,7 +1,9 @@
-"""What the simulator knows about a scene, as perception training targets: object centroids by label.
+"""What the simulator knows about a scene, as perception training targets.
 
-A task's entry maps its privileged ``state`` vector to the centroid (world frame, metres) of each
-segmentation label; labels without a meaningful centroid (the table) are NaN and are not trained on.
+Centroids: a task's entry maps its privileged ``state`` vector to the centroid (world frame,
+metres) of each segmentation label; labels without a meaningful centroid (the table) are NaN and
+are not trained on. Keypoints: named 3-D points from the state, projected into a camera. Boxes:
+the extent of each label's segmentation mask.
 """
 
 from collections.abc import Callable, Sequence
@@ -25,6 +27,61 @@ def push_cube_centroids(state: np.ndarray) -> np.ndarray:
         [s[i["cube_x"]], s[i["cube_y"]], push_cube.CUBE_HALF],
         [s[i["goal_x"]], s[i["goal_y"]], GOAL_HALF_HEIGHT],
     ], np.float32)
+
+
+KEYPOINT_NAMES = ("cube_corner",) * 4 + ("cube_top", "pusher_tip", "goal")
+
+
+def push_cube_keypoints(state: np.ndarray) -> np.ndarray:
+    """(7, 3) world keypoints of PushCube: the cube's 4 top corners, its top centre, the pusher tip, the goal.
+
+    The corners form one unordered set (the cube looks the same turned by 90 degrees, and its state
+    holds yaw only modulo 90 degrees: cos and sin of 4 * yaw).
+    """
+    i = {name: k for k, name in enumerate(push_cube.PushCubeTask.state_names)}
+    s = np.asarray(state, np.float64)
+    cx, cy, h = s[i["cube_x"]], s[i["cube_y"]], push_cube.CUBE_HALF
+    yaw = np.arctan2(s[i["cube_sin4yaw"]], s[i["cube_cos4yaw"]]) / 4
+    rot = np.array([[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]])
+    corners = (rot @ (h * np.array([[1, 1, -1, -1], [1, -1, -1, 1]]))).T + (cx, cy)
+    return np.array([*[(x, y, 2 * h) for x, y in corners], (cx, cy, 2 * h),
+                     (s[i["pusher_x"]], s[i["pusher_y"]], 2 * PUSHER_HALF_HEIGHT),
+                     (s[i["goal_x"]], s[i["goal_y"]], 2 * GOAL_HALF_HEIGHT)], np.float32)
+
+
+KEYPOINTS: dict[str, tuple[Sequence[str], Callable[[np.ndarray], np.ndarray]]] = {
+    "roboloop/PushCube-v0": (KEYPOINT_NAMES, push_cube_keypoints),
+}
+
+
+def keypoint_targets(env_id: str) -> tuple[Sequence[str], Callable[[np.ndarray], np.ndarray]]:
+    """The keypoint names of ``env_id`` (repeated names form one unordered set) and state -> (K, 3)."""
+    if env_id not in KEYPOINTS:
+        raise ConfigError(f"no keypoints for {env_id!r}; tasks with them: {sorted(KEYPOINTS)} "
+                          "(add one to perception/targets.py: KEYPOINTS)")
+    return KEYPOINTS[env_id]
+
+
+def project(points: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
+    """World points (K, 3) -> pixel coordinates (K, 2) ``(u, v)``; a pixel's centre is at +0.5."""
+    world_to_cam = np.linalg.inv(extrinsics)
+    cam = np.asarray(points, np.float64) @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+    uv = cam @ np.asarray(intrinsics, np.float64).T
+    return (uv[:, :2] / uv[:, 2:3]).astype(np.float32)
+
+
+def boxes_from_segmentation(seg: np.ndarray, classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned boxes (M, 4) ``x0, y0, x1, y1`` in pixels (edges) and their label ids (M,).
+
+    One box per id in ``classes`` present in the (H, W) segmentation image: its mask's extent.
+    """
+    boxes, ids = [], []
+    for c in classes:
+        rows, cols = np.nonzero(seg == c)
+        if len(rows):
+            boxes.append((cols.min(), rows.min(), cols.max() + 1, rows.max() + 1))
+            ids.append(c)
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64)
 
 
 CENTROIDS: dict[str, tuple[Sequence[str], Callable[[np.ndarray], np.ndarray]]] = {
