@@ -46,7 +46,6 @@ def render_split(env, expert, cloud: CloudConfig, centroids, seeds: range, every
     rows: dict[str, list] = {"points": [], "colors": [], "labels": [], "centroids": [], "seeds": []}
     if image_camera:
         _, keypoints = keypoint_targets(env.unwrapped.spec.id)
-        params = env.unwrapped.camera_params(image_camera)
     for seed in tqdm(seeds, desc=desc):
         obs, _ = env.reset(seed=seed)
         expert.reset()
@@ -58,6 +57,7 @@ def render_split(env, expert, cloud: CloudConfig, centroids, seeds: range, every
                                    ("centroids", centroids(obs["state"])), ("seeds", seed)):
                     rows[key].append(value)
                 if image_camera:
+                    params = env.unwrapped.camera_params(image_camera)  # after reset: jitter included
                     for key, value in image_rows(obs, image_camera, params, keypoints).items():
                         rows.setdefault(key, []).append(value)
             action = np.clip(expert.act(obs) + rng.normal(0.0, noise, env.action_space.shape), -1, 1)
@@ -96,13 +96,18 @@ def main(cfg: DictConfig) -> None:
             log.info("%s: %d scenes from seeds %d..%d -> %s", split, counts[split], seeds.start,
                      seeds.stop - 1, out / f"{split}.npz")
         image_size = env.unwrapped.image_size
+        camera = None
+        if cfg.image_camera:
+            p = env.unwrapped.camera_params(cfg.image_camera)  # the last scene's (nominal without jitter)
+            camera = {"intrinsics": p.intrinsics.tolist(), "extrinsics": p.extrinsics.tolist(),
+                      "width": p.width, "height": p.height, "near": p.near, "far": p.far}
     finally:
         env.close()
     names = list(keypoint_targets(cfg.env.id)[0]) if cfg.image_camera else None
     write_json(out / "meta.json", {"env_id": cfg.env.id, "env_kwargs": env_kwargs, "labels": list(labels),
                                    "cloud": vars(cloud), "image_size": image_size, "scenes": counts,
                                    "image_camera": cfg.image_camera,
-                                   "keypoint_names": names,
+                                   "keypoint_names": names, "camera_params": camera,
                                    "splits": plain(cfg.splits), "every": cfg.every,
                                    "action_noise": cfg.action_noise})
 

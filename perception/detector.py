@@ -1,0 +1,186 @@
+"""A compact CenterNet-style object detector on one camera's rgb + depth.
+
+Objects are points (Zhou et al., "Objects as Points", 2019): a :class:`HeatmapNet` predicts, at
+half resolution, one centre heatmap per class, the box size (w, h) and the centre's sub-cell
+offset. Decoding takes the local maxima of each class map (3x3 max-pool), reads size and offset
+there, and :func:`perception.boxes.nms` removes duplicates. Training boxes are the extents of the
+simulator's segmentation masks (``perception/targets.py: boxes_from_segmentation``).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.errors import ConfigError
+from perception.boxes import mean_average_precision, nms
+from perception.heatmap import STRIDE, HeatmapNet, ImageNormalization, gaussian_maps, heatmap_loss
+from perception.identity import ObservationKeyError
+from perception.keypoints import HeatmapTrainConfig, fit_loop
+from perception.targets import boxes_from_segmentation
+
+CHECKPOINT_FORMAT = "roboloop.perception.detector"
+SIZE_SCALE = 16.0  # box sizes are regressed in units of this many pixels
+
+
+class Detector:
+    """Boxes, scores and classes of images; classes are names of segmentation labels."""
+
+    def __init__(self, classes: Sequence[str], label_ids: Sequence[int], norm: ImageNormalization,
+                 widths: Sequence[int] = (16, 32, 64), net: HeatmapNet | None = None) -> None:
+        self.classes, self.label_ids = list(classes), [int(i) for i in label_ids]
+        self.norm, self.widths = norm, list(widths)
+        self.net = net or HeatmapNet(4, len(self.classes) + 4, self.widths)
+
+    def targets(self, seg: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centre maps (C, h, w), size+offset (4, h, w) and where they apply (h, w) from one mask image."""
+        h, w = seg.shape[0] // STRIDE, seg.shape[1] // STRIDE
+        boxes, ids = boxes_from_segmentation(seg, self.label_ids)
+        heat = np.zeros((len(self.classes), h, w), np.float32)
+        reg, mask = np.zeros((4, h, w), np.float32), np.zeros((h, w), np.float32)
+        for box, label in zip(boxes, ids, strict=True):
+            c = self.label_ids.index(int(label))
+            u, v = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            heat[c] = np.maximum(heat[c], gaussian_maps(np.array([[u, v]]), (h, w), sigma))
+            cu, cv = u / STRIDE - 0.5, v / STRIDE - 0.5
+            j, i = min(max(int(round(cu)), 0), w - 1), min(max(int(round(cv)), 0), h - 1)
+            reg[:, i, j] = ((box[2] - box[0]) / SIZE_SCALE, (box[3] - box[1]) / SIZE_SCALE, cu - j, cv - i)
+            mask[i, j] = 1.0
+        return heat, reg, mask
+
+    def loss(self, rgb: np.ndarray, depth: np.ndarray, seg: np.ndarray, sigma: float) -> torch.Tensor:
+        """Centre heatmap loss + L1 on size and offset at the true centres."""
+        out = self.net(self.norm.inputs(rgb, depth))
+        heat, reg, mask = (torch.from_numpy(np.stack(t)) for t in zip(*(self.targets(s, sigma) for s in seg),
+                                                                         strict=True))
+        c = len(self.classes)
+        l1 = (nn.functional.l1_loss(out[:, c:], reg, reduction="none").sum(dim=1) * mask).sum()
+        return heatmap_loss(out[:, :c], heat) + l1 / mask.sum().clamp(min=1)
+
+    @torch.no_grad()
+    def detect(self, rgb: np.ndarray, depth: np.ndarray, threshold: float = 0.05, top_k: int = 20,
+               iou_threshold: float = 0.5) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per image: boxes (M, 4) pixels, scores (M,), class indices (M,), after per-class NMS."""
+        self.net.eval()
+        out = self.net(self.norm.inputs(rgb, depth))
+        c = len(self.classes)
+        heat = torch.sigmoid(out[:, :c])
+        peaks = heat == nn.functional.max_pool2d(heat, 3, stride=1, padding=1)
+        heat, reg = (heat * peaks).numpy(), out[:, c:].numpy()
+        results = []
+        for b in range(len(rgb)):
+            flat = heat[b].reshape(-1)
+            order = np.argsort(-flat)[:top_k]
+            order = order[flat[order] > threshold]
+            cls, rem = np.divmod(order, heat.shape[2] * heat.shape[3])
+            i, j = np.divmod(rem, heat.shape[3])
+            size_w, size_h, off_u, off_v = (reg[b, k, i, j] for k in range(4))
+            u, v = (j + off_u + 0.5) * STRIDE, (i + off_v + 0.5) * STRIDE
+            bw, bh = np.maximum(size_w, 0) * SIZE_SCALE, np.maximum(size_h, 0) * SIZE_SCALE
+            boxes = np.stack([u - bw / 2, v - bh / 2, u + bw / 2, v + bh / 2], axis=1).astype(np.float32)
+            scores = flat[order].astype(np.float32)
+            keep = np.concatenate([np.flatnonzero(cls == k)[nms(boxes[cls == k], scores[cls == k],
+                                                                 iou_threshold)]
+                                   for k in range(c)]).astype(np.int64)
+            keep = keep[np.argsort(-scores[keep], kind="stable")]
+            results.append((boxes[keep], scores[keep], cls[keep].astype(np.int64)))
+        return results
+
+    def checkpoint(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A ``torch.save``-able dict that loads with ``weights_only=True`` (:func:`load_detector`)."""
+        return {"format": CHECKPOINT_FORMAT, "version": 1, "classes": self.classes,
+                "label_ids": self.label_ids, "widths": self.widths, "normalization": asdict(self.norm),
+                "extra": dict(extra or {}), "state_dict": self.net.state_dict()}
+
+
+def fit_detector(classes: Sequence[str], label_ids: Sequence[int], train: Mapping[str, np.ndarray],
+                 val: Mapping[str, np.ndarray], config: HeatmapTrainConfig, log: Callable | None = None,
+                 progress: bool = True) -> tuple[Detector, list[dict]]:
+    """Train a detector on a scene set (``image_rgb``, ``image_depth``, ``image_segmentation``)."""
+    torch.manual_seed(config.seed)
+    depth = train["image_depth"]
+    det = Detector(classes, label_ids, ImageNormalization(float(depth.mean()), float(depth.std() + 1e-6)),
+                   config.widths)
+
+    def loss(batch: np.ndarray) -> torch.Tensor:
+        seg = train["image_segmentation"][batch]
+        return det.loss(train["image_rgb"][batch], depth[batch], seg, config.sigma)
+
+    history = fit_loop(det.net, config, loss, len(depth), lambda: evaluate_detector(det, val), log, progress,
+                       "detector")
+    return det, history
+
+
+def evaluate_detector(det: Detector, scenes: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """MAP at IoU 0.5 (and 0.75) over the scene set, AP per class."""
+    detections = []
+    for i in range(0, len(scenes["image_rgb"]), 64):
+        detections += det.detect(scenes["image_rgb"][i:i + 64], scenes["image_depth"][i:i + 64])
+    truths = []
+    for seg in scenes["image_segmentation"]:
+        boxes, ids = boxes_from_segmentation(seg, det.label_ids)
+        truths.append((boxes, np.asarray([det.label_ids.index(int(k)) for k in ids], np.int64)))
+    at50 = mean_average_precision(detections, truths, len(det.classes), 0.5)
+    at75 = mean_average_precision(detections, truths, len(det.classes), 0.75)
+    return {"map@0.5": at50["map"], "map@0.75": at75["map"],
+            "ap@0.5": dict(zip(det.classes, at50["ap"], strict=True))}
+
+
+def load_detector(path: str) -> tuple[Detector, dict[str, Any]]:
+    """A detector and its checkpoint's metadata from ``path`` (``weights_only=True``)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path} is not a detector checkpoint (expected format {CHECKPOINT_FORMAT!r}); "
+                          "train one with scripts/train_perception.py model=detector")
+    net = HeatmapNet(4, len(ckpt["classes"]) + 4, ckpt["widths"])
+    net.load_state_dict(ckpt["state_dict"])
+    det = Detector(ckpt["classes"], ckpt["label_ids"], ImageNormalization(**ckpt["normalization"]),
+                   ckpt["widths"], net)
+    return det, {k: v for k, v in ckpt.items() if k != "state_dict"}
+
+
+class DetectorPerception:
+    """Perception: one camera's rgb + depth -> the best box per class: ``boxes`` (C, 4), ``box_scores`` (C,).
+
+    A class with no detection has a zero box and score 0. Kept keys (``proprio``) pass through.
+    """
+
+    name = "detector"
+
+    def __init__(self, checkpoint: str, keep: Sequence[str] = ("proprio",)) -> None:
+        self.checkpoint, self.keep = str(checkpoint), list(keep)
+        self.detector, self.meta = load_detector(self.checkpoint)
+        self.camera = self.meta["extra"].get("camera", "top")
+        self.image_size = self.meta["extra"].get("image_size")
+
+    def spec(self) -> dict[str, Any]:
+        """What rebuilds this module (``perception.make_perception``)."""
+        return {"name": self.name, "config": {"checkpoint": self.checkpoint, "keep": self.keep}}
+
+    def reset(self) -> None:
+        """Stateless."""
+
+    def __call__(self, obs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Features of one observation."""
+        keys = [f"{self.camera}_rgb", f"{self.camera}_depth", *self.keep]
+        if not isinstance(obs, Mapping) or any(k not in obs for k in keys):
+            have = sorted(obs) if isinstance(obs, Mapping) else type(obs).__name__
+            raise ObservationKeyError(f"DetectorPerception needs observation keys {keys}, got {have}")
+        rgb = np.asarray(obs[keys[0]])
+        if self.image_size is not None and rgb.shape[0] != self.image_size:
+            raise ConfigError(f"the detector in {self.checkpoint} was trained on {self.image_size}x"
+                              f"{self.image_size} images but the env renders {rgb.shape[0]}x{rgb.shape[1]}; "
+                              f"make the env with image_size={self.image_size}")
+        boxes, scores, cls = self.detector.detect(rgb[None], np.asarray(obs[keys[1]])[None])[0]
+        out_boxes = np.zeros((len(self.detector.classes), 4), np.float32)
+        out_scores = np.zeros(len(self.detector.classes), np.float32)
+        for k in range(len(self.detector.classes)):
+            if (cls == k).any():
+                best = int(np.flatnonzero(cls == k)[0])  # detections are sorted by score
+                out_boxes[k], out_scores[k] = boxes[best], scores[best]
+        out = {"boxes": out_boxes, "box_scores": out_scores}
+        out.update({k: np.asarray(obs[k]) for k in self.keep})
+        return out
