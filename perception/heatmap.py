@@ -87,18 +87,24 @@ def find_peaks(heat: np.ndarray, k: int, threshold: float = 0.0) -> tuple[np.nda
 
     Returns pixel coordinates (n, 2) ``(u, v)`` in the input image and their scores (n,), n <= k,
     best first; only maxima above ``threshold``. A maximum is a cell no smaller than its 8
-    neighbours; its position is the score-weighted mean of its 3x3 neighbourhood.
+    neighbours (of a plateau, only the first); its position is the score-weighted mean of its 3x3
+    neighbourhood.
     """
     h, w = heat.shape
     padded = np.pad(heat, 1, constant_values=-np.inf)
     windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3))
     is_max = heat >= windows.max(axis=(2, 3))
     scores = np.where(is_max & (heat > threshold), heat, -np.inf).ravel()
-    order = np.argsort(-scores)[:k]
+    order = np.argsort(-scores, kind="stable")
     order = order[np.isfinite(scores[order])]
-    uv, out_scores = [], []
+    uv, out_scores, taken = [], [], []
     for idx in order:
         i, j = divmod(int(idx), w)
+        if len(taken) == k:
+            break
+        if any(abs(i - a) <= 1 and abs(j - b) <= 1 for a, b in taken):
+            continue  # the other half of a plateau
+        taken.append((i, j))
         i0, i1, j0, j1 = max(i - 1, 0), min(i + 2, h), max(j - 1, 0), min(j + 2, w)
         patch = heat[i0:i1, j0:j1]
         ii, jj = np.mgrid[i0:i1, j0:j1]

@@ -15,6 +15,8 @@ PERCEPTIONS: dict[str, str] = {
     "select_keys": "perception.identity:SelectKeys",
     "point_cloud": "perception.pointcloud:CloudPipeline",
     "pointnet": "perception.pointnet_perception:PointNetPerception",
+    "keypoints": "perception.keypoints:KeypointPerception",
+    "detector": "perception.detector:DetectorPerception",
 }
 
 

@@ -1,12 +1,15 @@
-"""Train a PointNet (segmentation, centroid votes, object classes) on rendered, labelled scenes.
+"""Train a perception model on rendered, simulator-labelled scenes (scripts/make_perception_data.py).
 
-    python scripts/train_perception.py data=runs/perception_data/<stamp>
-    python scripts/train_perception.py data=<folder> train.steps=200        # a quick check
+    python scripts/train_perception.py data=runs/perception_data/<stamp>     # PointNet
+    python scripts/train_perception.py data=<folder> task=keypoints           # heatmap keypoints
+    python scripts/train_perception.py data=<folder> task=detector            # CenterNet-style boxes
+    python scripts/train_perception.py data=<folder> train.steps=200          # a quick check
 
 Trains on ``train.npz`` with a progress bar and TensorBoard (``tb/``), validates on ``val.npz``,
 reports the held-out ``test.npz`` scenes in ``metrics.json`` and saves ``checkpoint.pt`` (weights,
-label names, cloud config, normalization, image size; loads with ``weights_only=True``). Use it
-in the loop with ``perception=pointnet perception.checkpoint=<run>/checkpoint.pt``.
+label or keypoint names, cloud config or image normalization, image size, camera; loads with
+``weights_only=True``). Use it in the loop with
+``perception=<task> perception.checkpoint=<run>/checkpoint.pt``.
 """
 
 import io
@@ -14,6 +17,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import hydra
 import numpy as np
@@ -23,6 +27,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from dataset.atomic import atomic_write_bytes
 from envs.errors import ConfigError
+from perception.detector import evaluate_detector, fit_detector
+from perception.keypoints import HeatmapTrainConfig, evaluate_keypoints, fit_keypoints
 from perception.pointcloud import CloudConfig
 from perception.pointnet import PointNetConfig
 from perception.train_pointnet import PointNetTrainConfig, PointNetTrainer
@@ -41,42 +47,78 @@ def load_split(folder: Path, split: str) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
-@hydra.main(config_path="../configs", config_name="train_perception", version_base="1.3")
-def main(cfg: DictConfig) -> float:
-    """Fit, evaluate on held-out scenes, save; returns the test mIoU."""
-    if not cfg.data:
-        raise ConfigError("pass data=<folder written by scripts/make_perception_data.py>")
-    torch.set_num_threads(cfg.threads)
-    out, data = start_run(cfg), Path(cfg.data)
-    meta = json.loads((data / "meta.json").read_text())
-    train, val, test = (load_split(data, s) for s in ("train", "val", "test"))
+def fit_pointnet(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[Any, list, dict, str]:
+    """PointNet on the clouds: checkpoint maker, validation history, test metrics, a summary line."""
+    train, val, test = splits["train"], splits["val"], splits["test"]
     classes = len(meta["labels"]) + 1
     model = PointNetConfig(**plain(cfg.model), seg_classes=classes, cls_classes=classes)
     trainer = PointNetTrainer(meta["labels"], CloudConfig(**meta["cloud"]), model,
                               PointNetTrainConfig(**plain(cfg.train)))
     log.info("train %d scenes, val %d, test %d; %d points each; labels %s", len(train["points"]),
              len(val["points"]), len(test["points"]), train["points"].shape[1], meta["labels"])
+    history = trainer.fit(train, val, log=log_scalars)
+    m = trainer.evaluate(test)
+    line = (f"PointNet on held-out scenes: mIoU {m['miou']:.3f}, centroid error "
+            f"{ {k: round(v * 100, 2) for k, v in m['centroid_error_m'].items()} } cm, object accuracy "
+            f"{m.get('object_accuracy', float('nan')):.3f}")
+    return trainer.checkpoint, history, m, line
+
+
+def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[Any, list, dict, str]:
+    """The keypoint model or the detector on one camera's images."""
+    if "image_rgb" not in splits["train"]:
+        raise ConfigError(f"{cfg.data} has no images: render it with scripts/make_perception_data.py "
+                          "image_camera=top")
+    config = HeatmapTrainConfig(**plain(cfg.heatmap))
+    if cfg.task == "keypoints":
+        model, history = fit_keypoints(meta["keypoint_names"], splits["train"], splits["val"], config,
+                                       log=log_scalars)
+        m = evaluate_keypoints(model, splits["test"])
+        line = (f"keypoints on held-out scenes: PCK@3px {m['pck@3px']:.3f} (by name {m['pck@3px_by_name']}), "
+                f"mean error {m['mean_error_px']:.2f} px")
+        return model.checkpoint, history, m, line
+    objects = [n for n in meta["labels"] if n not in ("table",)]
+    ids = [meta["labels"].index(n) + 1 for n in objects]
+    det, history = fit_detector(objects, ids, splits["train"], splits["val"], config, log=log_scalars)
+    m = evaluate_detector(det, splits["test"])
+    line = (f"detector on held-out scenes: mAP@0.5 {m['map@0.5']:.3f}, mAP@0.75 {m['map@0.75']:.3f}, "
+            f"AP {m['ap@0.5']}")
+    return det.checkpoint, history, m, line
+
+
+TASKS = {"pointnet": fit_pointnet, "keypoints": fit_images, "detector": fit_images}
+
+
+@hydra.main(config_path="../configs", config_name="train_perception", version_base="1.3")
+def main(cfg: DictConfig) -> dict:
+    """Fit, evaluate on held-out scenes, save; returns the test metrics."""
+    if not cfg.data:
+        raise ConfigError("pass data=<folder written by scripts/make_perception_data.py>")
+    if cfg.task not in TASKS:
+        raise ConfigError(f"task={cfg.task!r}; valid choices: {sorted(TASKS)}")
+    torch.set_num_threads(cfg.threads)
+    out, data = start_run(cfg), Path(cfg.data)
+    meta = json.loads((data / "meta.json").read_text())
+    splits = {s: load_split(data, s) for s in ("train", "val", "test")}
     t0 = time.perf_counter()
     with SummaryWriter(str(out / "tb")) as tb:
         def log_scalars(step: int, scalars: dict[str, float]) -> None:
             for key, value in scalars.items():
                 tb.add_scalar(key if "/" in key else f"train/{key}", value, step)
 
-        history = trainer.fit(train, val, log=log_scalars)
+        checkpoint, history, metrics, line = TASKS[cfg.task](cfg, meta, splits, log_scalars)
     train_s = time.perf_counter() - t0
-    metrics = trainer.evaluate(test)
     buffer = io.BytesIO()
-    torch.save(trainer.checkpoint({"image_size": meta["image_size"], "env_id": meta["env_id"],
-                                   "data": str(data), "test": metrics}), buffer)
+    torch.save(checkpoint({"image_size": meta["image_size"], "env_id": meta["env_id"], "data": str(data),
+                           "camera": meta.get("image_camera"), "camera_params": meta.get("camera_params"),
+                           "test": metrics}), buffer)
     atomic_write_bytes(out / "checkpoint.pt", buffer.getvalue())
-    write_json(out / "metrics.json", {"data": str(data), "scenes": meta["scenes"],
+    write_json(out / "metrics.json", {"task": cfg.task, "data": str(data), "scenes": meta["scenes"],
                                       "train_seconds": round(train_s, 1), "test": metrics,
                                       "validation": history})
-    print(f"\nPointNet on held-out scenes: mIoU {metrics['miou']:.3f}, centroid error "
-          f"{ {k: round(v * 100, 2) for k, v in metrics['centroid_error_m'].items()} } cm, object accuracy "
-          f"{metrics.get('object_accuracy', float('nan')):.3f}\n  checkpoint: {out / 'checkpoint.pt'}\n"
-          f"  metrics:    {out / 'metrics.json'}\n  tensorboard: {out / 'tb'}")
-    return metrics["miou"]
+    print(f"\n{line}\n  checkpoint: {out / 'checkpoint.pt'}\n  metrics:    {out / 'metrics.json'}\n"
+          f"  tensorboard: {out / 'tb'}")
+    return metrics
 
 
 if __name__ == "__main__":

@@ -1,0 +1,165 @@
+"""Boxes (IoU, NMS against a brute-force reference, AP), heatmap peaks, keypoints and the detector."""
+
+import numpy as np
+import pytest
+import torch
+
+from envs.cameras import CameraParams, intrinsics, look_at
+from envs.errors import ConfigError
+from perception import make_perception
+from perception.boxes import average_precision, box_iou, mean_average_precision, nms
+from perception.detector import fit_detector, load_detector
+from perception.heatmap import HeatmapNet, find_peaks, gaussian_maps
+from perception.keypoints import (
+    HeatmapTrainConfig,
+    evaluate_keypoints,
+    fit_keypoints,
+    lift,
+    load_keypoints,
+    match_error,
+)
+from perception.targets import boxes_from_segmentation, project
+
+torch.set_num_threads(1)
+
+
+def brute_force_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
+    """The textbook loop, one pair at a time, in plain Python."""
+    def iou(a, b):
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = w * h
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / union if union > 0 else 0.0
+
+    remaining = sorted(range(len(boxes)), key=lambda i: (-scores[i], i))
+    keep = []
+    while remaining:
+        best = remaining.pop(0)
+        keep.append(best)
+        remaining = [i for i in remaining if iou(boxes[best], boxes[i]) <= threshold]
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
+def test_nms_matches_the_brute_force_reference(seed: int, threshold: float) -> None:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 50, (60, 2))
+    boxes = np.c_[xy, xy + rng.uniform(2, 20, (60, 2))]
+    scores = rng.integers(0, 10, 60).astype(float)  # ties on purpose
+    assert nms(boxes, scores, threshold).tolist() == brute_force_nms(boxes, scores, threshold)
+
+
+def test_box_iou_and_edge_cases() -> None:
+    a = np.array([[0, 0, 2, 2]], float)
+    assert box_iou(a, np.array([[1, 1, 3, 3], [2, 2, 4, 4], [0, 0, 2, 2]]))[0].tolist() == pytest.approx(
+        [1 / 7, 0.0, 1.0])
+    assert nms(np.zeros((0, 4)), np.zeros(0)).tolist() == []
+
+
+def test_average_precision() -> None:
+    assert average_precision(np.array([0.9, 0.8]), np.array([True, True]), 2) == pytest.approx(1.0)
+    # a false positive ranked first: precision 1/2 at recall 1/2, then 2/3 at recall 1
+    assert average_precision(np.array([0.9, 0.8, 0.7]), np.array([False, True, True]), 2) == pytest.approx(
+        2 / 3)
+    assert average_precision(np.array([0.9]), np.array([True]), 2) == pytest.approx(0.5)  # one missed
+    box = np.array([[0, 0, 4, 4]], np.float32)
+    result = mean_average_precision([(box, np.array([0.9]), np.array([0]))], [(box, np.array([0]))], 1)
+    assert result["map"] == pytest.approx(1.0)
+
+
+def test_peaks_are_found_to_sub_pixel_precision() -> None:
+    points = np.array([[10.3, 20.7], [40.0, 8.6]])
+    heat = gaussian_maps(points, (32, 32), sigma=1.5)
+    uv, scores = find_peaks(heat, 2)
+    order = np.argsort(uv[:, 0])
+    np.testing.assert_allclose(uv[order], points, atol=0.35)
+    assert len(find_peaks(np.zeros((8, 8)), 3, threshold=0.1)[0]) == 0
+    plateau = np.zeros((8, 8))
+    plateau[3, 3:5] = 1.0  # a point exactly between two cells: one peak, not two
+    uv, _ = find_peaks(plateau, 2)
+    assert len(uv) == 1 and uv[0].tolist() == pytest.approx([8.0, 7.0])
+
+
+def test_unordered_sets_are_matched_optimally() -> None:
+    truth = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float32)
+    pred = truth[[2, 0, 3, 1]] + 0.5
+    np.testing.assert_allclose(match_error(pred, truth), np.full(4, np.sqrt(0.5)), rtol=1e-5)
+    assert np.isinf(match_error(pred[:3], truth)).sum() == 1
+
+
+def test_projection_and_lifting_are_inverse() -> None:
+    K = intrinsics(45.0, 64, 64)
+    T = look_at((0.0, 0.0, 0.8), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    params = CameraParams(K, T, 64, 64, 0.05, 3.0)
+    world = np.array([[0.05, -0.02, 0.05], [-0.1, 0.1, 0.05]])
+    uv = project(world, K, T)
+    depth = np.full((64, 64), 0.75, np.float32)  # a plane at z = 0.05
+    np.testing.assert_allclose(lift(uv, depth, params), world, atol=1e-5)
+    assert np.isnan(lift(np.array([[np.nan, np.nan]]), depth, params)).all()
+
+
+def squares(n: int, seed: int, size: int = 32) -> dict[str, np.ndarray]:
+    """Images with a red (label 1) and a blue (label 2) square; keypoints: red corners, blue centre."""
+    rng = np.random.default_rng(seed)
+    rgb = np.full((n, size, size, 3), 128, np.uint8)
+    seg = np.zeros((n, size, size), np.uint8)
+    kps = np.zeros((n, 5, 2), np.float32)
+    for i in range(n):
+        for label, colour in ((1, (230, 30, 30)), (2, (30, 30, 230))):
+            while True:
+                s = int(rng.integers(5, 9))
+                x, y = rng.integers(1, size - s - 1, 2)
+                if not seg[i, y - 1:y + s + 1, x - 1:x + s + 1].any():
+                    break
+            rgb[i, y:y + s, x:x + s], seg[i, y:y + s, x:x + s] = colour, label
+            if label == 1:
+                kps[i, :4] = [(x, y), (x + s, y), (x + s, y + s), (x, y + s)]
+            else:
+                kps[i, 4] = (x + s / 2, y + s / 2)
+    return {"image_rgb": rgb, "image_depth": np.ones((n, size, size), np.float32) - 0.01 * (seg > 0),
+            "image_segmentation": seg, "keypoints_px": kps}
+
+
+FAST = {"steps": 400, "batch_size": 6, "lr": 5e-3, "widths": [16, 16, 16], "sigma": 1.0, "eval_every": 400}
+
+
+def test_keypoints_overfit_a_tiny_set_and_round_trip(tmp_path) -> None:
+    data = squares(6, 0, 24)
+    model, history = fit_keypoints(["corner"] * 4 + ["centre"], data, data, HeatmapTrainConfig(**FAST),
+                                   progress=False)
+    assert history[-1]["pck@2px"] > 0.9, history[-1]
+    path = tmp_path / "kp.pt"
+    torch.save(model.checkpoint({"image_size": 24, "camera": "top"}), path)
+    loaded, meta = load_keypoints(str(path))
+    assert evaluate_keypoints(loaded, data)["pck@2px"] == history[-1]["pck@2px"]
+    with pytest.raises(ConfigError, match="camera intrinsics"):
+        make_perception({"name": "keypoints", "checkpoint": str(path)})
+
+
+def test_detector_overfits_a_tiny_set_and_round_trip(tmp_path) -> None:
+    data = squares(6, 1, 24)
+    det, history = fit_detector(["red", "blue"], [1, 2], data, data, HeatmapTrainConfig(**FAST),
+                                progress=False)
+    assert history[-1]["map@0.5"] > 0.9, history[-1]
+    boxes, ids = boxes_from_segmentation(data["image_segmentation"][0], [1, 2])
+    assert ids.tolist() == [1, 2] and (boxes[:, 2:] - boxes[:, :2] >= 5).all()
+    path = tmp_path / "det.pt"
+    torch.save(det.checkpoint({"image_size": 24, "camera": "top"}), path)
+    module = make_perception({"name": "detector", "checkpoint": str(path), "keep": []})
+    out = module({"top_rgb": data["image_rgb"][0], "top_depth": data["image_depth"][0]})
+    assert out["boxes"].shape == (2, 4) and (out["box_scores"] > 0.3).all()
+    assert box_iou(out["boxes"], boxes).diagonal().min() > 0.5
+    with pytest.raises(ConfigError, match="trained on 24x24"):
+        module({"top_rgb": np.zeros((64, 64, 3), np.uint8), "top_depth": np.zeros((64, 64), np.float32)})
+    with pytest.raises(KeyError, match="top_depth"):
+        module({"top_rgb": data["image_rgb"][0]})
+    assert load_detector(str(path))[1]["classes"] == ["red", "blue"]
+
+
+def test_heatmap_net_shapes() -> None:
+    net = HeatmapNet(4, 3, (8, 8, 8))
+    assert net(torch.zeros(2, 4, 32, 48)).shape == (2, 3, 16, 24)
+    with pytest.raises(ConfigError, match="divisible by 8"):
+        net(torch.zeros(1, 4, 30, 30))
