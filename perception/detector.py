@@ -17,7 +17,7 @@ from torch import nn
 
 from envs.errors import ConfigError
 from perception.boxes import mean_average_precision, nms
-from perception.heatmap import STRIDE, HeatmapNet, ImageNormalization, gaussian_maps, heatmap_loss
+from perception.heatmap import STRIDE, HeatmapNet, ImageNormalization, focal_loss, gaussian_maps
 from perception.identity import ObservationKeyError
 from perception.keypoints import HeatmapTrainConfig, fit_loop
 from perception.targets import boxes_from_segmentation
@@ -44,21 +44,23 @@ class Detector:
         for box, label in zip(boxes, ids, strict=True):
             c = self.label_ids.index(int(label))
             u, v = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            heat[c] = np.maximum(heat[c], gaussian_maps(np.array([[u, v]]), (h, w), sigma))
             cu, cv = u / STRIDE - 0.5, v / STRIDE - 0.5
             j, i = min(max(int(round(cu)), 0), w - 1), min(max(int(round(cv)), 0), h - 1)
+            # The peak (exactly 1) sits on the centre's cell; the offset head recovers the rest.
+            cell = np.array([[(j + 0.5) * STRIDE, (i + 0.5) * STRIDE]])
+            heat[c] = np.maximum(heat[c], gaussian_maps(cell, (h, w), sigma))
             reg[:, i, j] = ((box[2] - box[0]) / SIZE_SCALE, (box[3] - box[1]) / SIZE_SCALE, cu - j, cv - i)
             mask[i, j] = 1.0
         return heat, reg, mask
 
     def loss(self, rgb: np.ndarray, depth: np.ndarray, seg: np.ndarray, sigma: float) -> torch.Tensor:
-        """Centre heatmap loss + L1 on size and offset at the true centres."""
+        """Focal loss on the centre heatmaps + L1 on size and offset at the true centres."""
         out = self.net(self.norm.inputs(rgb, depth))
         heat, reg, mask = (torch.from_numpy(np.stack(t)) for t in zip(*(self.targets(s, sigma) for s in seg),
                                                                          strict=True))
         c = len(self.classes)
         l1 = (nn.functional.l1_loss(out[:, c:], reg, reduction="none").sum(dim=1) * mask).sum()
-        return heatmap_loss(out[:, :c], heat) + l1 / mask.sum().clamp(min=1)
+        return focal_loss(out[:, :c], heat) + l1 / mask.sum().clamp(min=1)
 
     @torch.no_grad()
     def detect(self, rgb: np.ndarray, depth: np.ndarray, threshold: float = 0.05, top_k: int = 20,

@@ -82,6 +82,20 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, positive_weight: fl
     return (nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none") * weight).mean()
 
 
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0,
+               beta: float = 4.0) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss: cells where ``target == 1`` are the objects' centres.
+
+    Confident wrong peaks (another class's object, a neighbour) cost much more than under plain
+    cross-entropy, which is what makes class maps class-specific. Normalized by the number of centres.
+    """
+    p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
+    pos = target.ge(1.0 - 1e-6).to(logits.dtype)
+    pos_loss = -torch.log(p) * (1 - p) ** alpha * pos
+    neg_loss = -torch.log(1 - p) * p ** alpha * (1 - target) ** beta * (1 - pos)
+    return (pos_loss.sum() + neg_loss.sum()) / pos.sum().clamp(min=1.0)
+
+
 def find_peaks(heat: np.ndarray, k: int, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` strongest local maxima of one (h, w) map of probabilities, refined to sub-cell precision.
 

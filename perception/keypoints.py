@@ -180,6 +180,26 @@ def evaluate_keypoints(model: KeypointModel, scenes: Mapping[str, np.ndarray],
     return out
 
 
+def evaluate_lifting(model: KeypointModel, scenes: Mapping[str, np.ndarray], params: CameraParams) -> dict:
+    """Mean 3-D error (metres) per keypoint name of the predicted keypoints lifted with depth.
+
+    Sets (the cube corners) are matched in 3-D like in pixels. Scenes must come from the camera
+    ``params`` describes (``keypoints_world`` holds the truth).
+    """
+    errors: dict[str, list[float]] = {n: [] for n in model.unique}
+    for i in range(0, len(scenes["image_rgb"]), 64):
+        pred, _ = model.predict(scenes["image_rgb"][i:i + 64], scenes["image_depth"][i:i + 64])
+        for b in range(len(pred)):
+            world = lift(pred[b], scenes["image_depth"][i + b], params)
+            for name in model.unique:
+                slots = [k for k, n in enumerate(model.names) if n == name]
+                truth, p = scenes["keypoints_world"][i + b][slots], world[slots]
+                best = min(np.linalg.norm(p[list(perm)] - truth, axis=1).mean()
+                           for perm in itertools.permutations(range(len(slots))))
+                errors[name].append(float(best))
+    return {name: float(np.nanmean(e)) for name, e in errors.items()}
+
+
 def lift(uv: np.ndarray, depth: np.ndarray, params: CameraParams) -> np.ndarray:
     """Pixels (K, 2) -> world points (K, 3), each with the smallest depth of its 3x3 neighbourhood.
 

@@ -26,9 +26,10 @@ from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
 
 from dataset.atomic import atomic_write_bytes
+from envs.cameras import CameraParams
 from envs.errors import ConfigError
 from perception.detector import evaluate_detector, fit_detector
-from perception.keypoints import HeatmapTrainConfig, evaluate_keypoints, fit_keypoints
+from perception.keypoints import HeatmapTrainConfig, evaluate_keypoints, evaluate_lifting, fit_keypoints
 from perception.pointcloud import CloudConfig
 from perception.pointnet import PointNetConfig
 from perception.train_pointnet import PointNetTrainConfig, PointNetTrainer
@@ -74,8 +75,9 @@ def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[
         model, history = fit_keypoints(meta["keypoint_names"], splits["train"], splits["val"], config,
                                        log=log_scalars)
         m = evaluate_keypoints(model, splits["test"])
+        m["lifted_error_m"] = evaluate_lifting(model, splits["test"], camera_params(meta))
         line = (f"keypoints on held-out scenes: PCK@3px {m['pck@3px']:.3f} (by name {m['pck@3px_by_name']}), "
-                f"mean error {m['mean_error_px']:.2f} px")
+                f"mean error {m['mean_error_px']:.2f} px, lifted to 3-D {m['lifted_error_m']} m")
         return model.checkpoint, history, m, line
     objects = [n for n in meta["labels"] if n not in ("table",)]
     ids = [meta["labels"].index(n) + 1 for n in objects]
@@ -84,6 +86,13 @@ def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[
     line = (f"detector on held-out scenes: mAP@0.5 {m['map@0.5']:.3f}, mAP@0.75 {m['map@0.75']:.3f}, "
             f"AP {m['ap@0.5']}")
     return det.checkpoint, history, m, line
+
+
+def camera_params(meta: dict) -> CameraParams:
+    """The scenes' camera (nominal: the data has no camera jitter unless randomization says so)."""
+    p = meta["camera_params"]
+    return CameraParams(np.asarray(p["intrinsics"]), np.asarray(p["extrinsics"]), p["width"], p["height"],
+                        p["near"], p["far"])
 
 
 TASKS = {"pointnet": fit_pointnet, "keypoints": fit_images, "detector": fit_images}
