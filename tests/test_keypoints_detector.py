@@ -9,7 +9,7 @@ from envs.errors import ConfigError
 from perception import make_perception
 from perception.boxes import average_precision, box_iou, mean_average_precision, nms
 from perception.detector import fit_detector, load_detector
-from perception.heatmap import HeatmapNet, find_peaks, gaussian_maps
+from perception.heatmap import HeatmapNet, find_peaks, focal_loss, gaussian_maps
 from perception.keypoints import (
     HeatmapTrainConfig,
     evaluate_keypoints,
@@ -80,6 +80,19 @@ def test_peaks_are_found_to_sub_pixel_precision() -> None:
     plateau[3, 3:5] = 1.0  # a point exactly between two cells: one peak, not two
     uv, _ = find_peaks(plateau, 2)
     assert len(uv) == 1 and uv[0].tolist() == pytest.approx([8.0, 7.0])
+
+
+def test_focal_loss_punishes_confident_wrong_peaks_more_than_cross_entropy() -> None:
+    target = torch.zeros(1, 2, 8, 8)
+    target[0, 0, 4, 4] = 1.0
+    good = torch.full((1, 2, 8, 8), -8.0)
+    good[0, 0, 4, 4] = 8.0
+    wrong = good.clone()
+    wrong[0, 1, 4, 4] = 0.0  # the other class at 0.5 on the same centre
+    assert float(focal_loss(good, target)) < 1e-3
+    focal_ratio = float(focal_loss(wrong, target)) / float(focal_loss(good, target))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    assert focal_ratio > float(bce(wrong, target)) / float(bce(good, target))
 
 
 def test_unordered_sets_are_matched_optimally() -> None:
