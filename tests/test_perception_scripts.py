@@ -46,6 +46,15 @@ def test_training_writes_a_weights_only_checkpoint_metrics_and_tensorboard(perce
     assert any((train / "tb").iterdir())
 
 
+def test_evaluate_perception_scores_a_checkpoint_on_other_scenes(perception_run) -> None:
+    tmp = perception_run
+    ok(run("evaluate_perception.py", f"checkpoint={tmp}/train/checkpoint.pt", f"data={tmp}/data",
+           f"hydra.run.dir={tmp}/eval"))
+    metrics = json.loads((tmp / "eval" / "metrics.json").read_text())["test"]
+    trained = json.loads((tmp / "train" / "metrics.json").read_text())["test"]
+    assert metrics["miou"] == pytest.approx(trained["miou"])  # the same test split, the same model
+
+
 @pytest.mark.slow
 def test_train_py_composes_the_pointnet_perception(perception_run) -> None:
     """scripts/train.py perception=pointnet: BC on the model's features of a point-cloud dataset."""
