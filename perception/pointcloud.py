@@ -45,6 +45,7 @@ class CloudConfig:
     remove_plane: bool = True  # drop the dominant plane (the table)
     plane_threshold: float = 0.008  # RANSAC inlier distance, metres (PyBullet depth errs by up to ~7 mm)
     plane_iterations: int = 30  # RANSAC iterations (the table is most of the cloud: a few suffice)
+    plane_sample: int = 2000  # RANSAC fits the plane on this many random points (0: all), then all are tested
     plane_keep_color: float = 0.2  # keep inliers whose rgb is this far (0..1, L2) from the plane's median
     voxel_size: float = 0.0  # metres; 0 turns voxel down-sampling off
     num_points: int = 1024  # N: points in every cloud
@@ -61,9 +62,9 @@ class CloudConfig:
         if len(w) != 6 or w[0] >= w[1] or w[2] >= w[3] or w[4] >= w[5]:
             raise ConfigError("CloudConfig.workspace must be [xmin, xmax, ymin, ymax, zmin, zmax] with "
                               f"each min < max, got {self.workspace}")
-        if self.num_points < 1 or self.plane_iterations < 1:
-            raise ConfigError(f"CloudConfig.num_points and plane_iterations must be >= 1, got "
-                              f"{self.num_points} and {self.plane_iterations}")
+        if self.num_points < 1 or self.plane_iterations < 1 or self.plane_sample < 0:
+            raise ConfigError(f"CloudConfig.num_points and plane_iterations must be >= 1 and plane_sample "
+                              f">= 0, got {self.num_points}, {self.plane_iterations}, {self.plane_sample}")
         for name in ("plane_threshold", "normal_radius"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"CloudConfig.{name} must be > 0 metres, got {getattr(self, name)}")
@@ -144,9 +145,11 @@ def crop(cloud: Cloud, workspace: Sequence[float]) -> Cloud:
 
 
 def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: int = 0,
-                 iterations: int = 30) -> Cloud:
+                 iterations: int = 30, sample: int = 2000) -> Cloud:
     """Drop the dominant plane's inliers (Open3D RANSAC), keeping inliers coloured unlike the plane.
 
+    The plane is fitted on ``sample`` random points (0: all; RANSAC's cost grows with the points and
+    the table is most of them), then every point within ``threshold`` of it is an inlier.
     ``keep_color`` > 0 keeps an inlier whose rgb is farther than that (L2, 0..1) from the inliers'
     median colour: a flat marker such as PushCube's goal disk lies within a millimetre of the table.
     """
@@ -154,11 +157,14 @@ def remove_plane(cloud: Cloud, threshold: float, keep_color: float = 0.0, seed: 
 
     if len(cloud) < 3:
         return cloud
+    points = cloud.points
+    if 3 <= sample < len(points):
+        points = points[np.random.default_rng(seed).integers(len(points), size=sample)]
     o3d.utility.random.seed(seed)
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(cloud.points.astype(np.float64)))
-    _, inliers = pcd.segment_plane(distance_threshold=threshold, ransac_n=3, num_iterations=iterations)
-    inlier = np.zeros(len(cloud), bool)
-    inlier[np.asarray(inliers, np.int64)] = True
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    (a, b, c, d), _ = pcd.segment_plane(distance_threshold=threshold, ransac_n=3, num_iterations=iterations)
+    distance = np.abs(cloud.points.astype(np.float64) @ np.array([a, b, c]) + d) / np.linalg.norm([a, b, c])
+    inlier = distance <= threshold
     if keep_color > 0 and inlier.any():
         median = np.median(cloud.colors[inlier], axis=0)
         inlier &= np.linalg.norm(cloud.colors - median, axis=1) <= keep_color
@@ -212,7 +218,7 @@ def process(cloud: Cloud, config: CloudConfig, eye: np.ndarray | None = None) ->
     cloud = crop(cloud, config.workspace)
     if config.remove_plane:
         cloud = remove_plane(cloud, config.plane_threshold, config.plane_keep_color, config.seed,
-                             config.plane_iterations)
+                             config.plane_iterations, config.plane_sample)
     if config.voxel_size > 0:
         cloud = voxel_downsample(cloud, config.voxel_size)
     if len(cloud) == 0:
