@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 
 from envs.cameras import CameraParams
 from envs.errors import ConfigError
@@ -234,6 +235,9 @@ def load_keypoints(path: str) -> tuple[KeypointModel, dict[str, Any]]:
 class KeypointPerception:
     """Perception: one camera's rgb + depth -> ``keypoints_px`` (K, 2), ``keypoints_world`` (K, 3), kept keys.
 
+    A keypoint whose name is unique also gets its own key ``<name>_keypoint`` (3,), world frame
+    (e.g. ``cube_top_keypoint``, ``goal_keypoint``), so an agent can pick it by name.
+
     Lifting needs the camera's intrinsics and extrinsics: ``params`` if given (e.g. a jittered
     camera), else the nominal ones stored in the checkpoint. Keypoints not found are NaN in the
     pixel output and the last seen position in the world output.
@@ -274,14 +278,35 @@ class KeypointPerception:
             raise ObservationKeyError(f"KeypointPerception needs observation keys {keys}, got {have}; "
                                       f"make the env with obs_mode='rgb+depth' and camera {self.camera!r}")
         rgb, depth = np.asarray(obs[keys[0]]), np.asarray(obs[keys[1]])
-        if self.image_size is not None and rgb.shape[0] != self.image_size:
-            raise ConfigError(f"the keypoint model in {self.checkpoint} was trained on {self.image_size}x"
-                              f"{self.image_size} images but the env renders {rgb.shape[0]}x{rgb.shape[1]}; "
-                              f"make the env with image_size={self.image_size}")
+        self.check_image_size(rgb.shape[0])
         uv, _ = self.model.predict(rgb[None], depth[None])
         world = lift(uv[0], depth, self.params)
         found = np.isfinite(world).all(axis=1)
         self._last[found] = world[found]
         out = {"keypoints_px": uv[0], "keypoints_world": self._last.copy()}
+        for name, count in zip(self.model.unique, self.model.counts, strict=True):
+            if count == 1:
+                out[f"{name}_keypoint"] = self._last[self.model.names.index(name)].copy()
         out.update({k: np.asarray(obs[k]) for k in self.keep})
         return out
+
+    def check_image_size(self, image_size: int) -> None:
+        """Refuse an env whose images differ in size from the model's."""
+        if self.image_size is not None and int(image_size) != int(self.image_size):
+            raise ConfigError(f"the keypoint model in {self.checkpoint} was trained on {self.image_size}x"
+                              f"{self.image_size} images but the env renders {image_size}x{image_size}; make "
+                              f"the env with image_size={self.image_size}")
+
+    def observation_space(self, env_space: spaces.Space) -> spaces.Dict:
+        """The feature space, given the env's (dict) observation space."""
+        if not isinstance(env_space, spaces.Dict) or any(k not in env_space.spaces for k in self.keep):
+            raise ObservationKeyError(f"KeypointPerception keeps {self.keep} but the env's observation space "
+                                      f"is {env_space}")
+        k = len(self.model.names)
+        out: dict[str, spaces.Space] = {"keypoints_px": spaces.Box(-np.inf, np.inf, (k, 2), np.float32),
+                                        "keypoints_world": spaces.Box(-np.inf, np.inf, (k, 3), np.float32)}
+        for name, count in zip(self.model.unique, self.model.counts, strict=True):
+            if count == 1:
+                out[f"{name}_keypoint"] = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        out.update({key: env_space[key] for key in self.keep})
+        return spaces.Dict(out)

@@ -17,6 +17,7 @@ PERCEPTIONS: dict[str, str] = {
     "pointnet": "perception.pointnet_perception:PointNetPerception",
     "keypoints": "perception.keypoints:KeypointPerception",
     "detector": "perception.detector:DetectorPerception",
+    "compose": "perception.compose:Compose",
 }
 
 

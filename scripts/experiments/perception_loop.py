@@ -1,15 +1,18 @@
-"""Closing the loop: BC on PushCube from PointNet features alone vs BC from the privileged state.
+"""Closing the loop: BC on PushCube from perception outputs alone vs BC from the privileged state.
 
     python scripts/experiments/perception_loop.py --checkpoint runs/train_perception/<run>/checkpoint.pt
     python scripts/experiments/perception_loop.py --checkpoint <ckpt> --quick   # minutes, a pipeline check
+    python scripts/experiments/perception_loop.py --keypoints <ckpt> --arms keypoints --merge  # add an arm
 
-One set of expert demonstrations (DART noise 0.6, seeds 0..demos-1, MuJoCo) is recorded through
-``PerceptionWrapper``: every stored observation holds the PointNet features of the point clouds of
-the top and front cameras (``cube_centroid``, ``goal_centroid``, ``centroid_visible``) beside
-``proprio`` and the privileged ``state`` the expert labels with. From the same demonstrations BC
-is trained twice per seed, on ``state`` and on ``[cube_centroid, goal_centroid, proprio]``, and
-both are evaluated on the same held-out seeds (100000+); the perception agent sees the env only
-through ``PointNetPerception`` passed to the loop (no ``state`` in its observations). Writes
+Expert demonstrations (DART noise 0.6, seeds 0..demos-1, MuJoCo) are recorded through
+``PerceptionWrapper``: every stored observation holds the features of the perception modules the
+chosen arms need (PointNet on the top and front point clouds: ``cube_centroid``, ``goal_centroid``;
+keypoints from the top camera's rgb + depth: ``cube_top_keypoint``, ``goal_keypoint``) beside
+``proprio`` and the privileged ``state`` the expert labels with (the noise is seeded, so every run
+records the same trajectories). From the same demonstrations BC is trained per arm and seed on
+that arm's keys, and every arm is evaluated on the same held-out seeds (100000+); a perception
+arm sees the env only through its module passed to the loop (no ``state`` in its observations).
+``--merge`` replaces the chosen arms' rows in an existing result and keeps the others. Writes
 docs/results/perception_loop.{json,md,png}.
 """
 
@@ -35,38 +38,63 @@ from loop import evaluate  # noqa: E402
 from loop.collect import collect  # noqa: E402
 from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
 from loop.relabel import Relabelled  # noqa: E402
+from perception.compose import Compose  # noqa: E402
+from perception.keypoints import KeypointPerception  # noqa: E402
 from perception.pointnet_perception import PointNetPerception  # noqa: E402
 from perception.wrapper import PerceptionWrapper  # noqa: E402
 
 ENV_ID = "roboloop/PushCube-v0"
-CLOUD_ENV = {"obs_mode": "rgb+pointcloud", "cameras": ["top", "front"]}
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
-ARMS = {  # name -> (BC obs_keys, sees the env through PointNet)
-    "privileged state": (["state"], False),
-    "PointNet centroids + proprio": (["cube_centroid", "goal_centroid", "proprio"], True),
+SENSORS = {"pointnet": ({"rgb", "pointcloud"}, {"top", "front"}), "keypoints": ({"rgb", "depth"}, {"top"})}
+ARMS = {  # short name -> (row label, BC obs_keys, the perception module it sees the env through)
+    "state": ("privileged state", ["state"], None),
+    "pointnet": ("PointNet centroids + proprio", ["cube_centroid", "goal_centroid", "proprio"], "pointnet"),
+    "keypoints": ("keypoints (cube top, goal) + proprio", ["cube_top_keypoint", "goal_keypoint", "proprio"],
+                  "keypoints"),
 }
 
 
-def make_dataset(root: Path, checkpoint: str, demos: int, noise: float) -> DemoDataset:
-    """Expert demos recorded as PointNet features (+ proprio, + state for the expert's labels)."""
-    env = PerceptionWrapper(gym.make(ENV_ID, privileged_state=True, **CLOUD_ENV),
-                            PointNetPerception(checkpoint), passthrough=["state"])
-    writer = DatasetWriter(root, env_id=ENV_ID, env_kwargs=CLOUD_ENV, fps=20)
+def env_kwargs(kinds: set[str]) -> dict:
+    """The sensors and cameras the perception modules ``kinds`` need (the state env without any)."""
+    if not kinds:
+        return {}
+    sensors = set().union(*(SENSORS[k][0] for k in kinds))
+    cameras = set().union(*(SENSORS[k][1] for k in kinds))
+    return {"obs_mode": "+".join(sorted(sensors)), "cameras": sorted(cameras, key=["top", "front"].index)}
+
+
+def make_module(kind: str, checkpoints: dict[str, str]):
+    """The perception module ``kind`` from its checkpoint."""
+    if kind == "pointnet":
+        return PointNetPerception(checkpoints["pointnet"])
+    return KeypointPerception(checkpoints["keypoints"])
+
+
+def make_dataset(root: Path, checkpoints: dict[str, str], kinds: set[str], demos: int,
+                 noise: float) -> DemoDataset:
+    """Expert demos recorded as the features of ``kinds`` (+ proprio, + state for the expert's labels)."""
+    kwargs = env_kwargs(kinds)
+    env = gym.make(ENV_ID, privileged_state=True, **kwargs)
+    if kinds:
+        env = PerceptionWrapper(env, Compose([make_module(k, checkpoints) for k in sorted(kinds)]),
+                                passthrough=["state"])
+    writer = DatasetWriter(root, env_id=ENV_ID, env_kwargs=kwargs, fps=20)
     collect(env, Relabelled(PushCubeExpert(), noise_std=noise), range(demos), writer, progress="collect",
-            extra={"features": f"PerceptionWrapper(PointNetPerception({checkpoint}))"})
+            extra={"features": f"PerceptionWrapper of {sorted(kinds)}: {checkpoints}"})
     env.close()
     return DemoDataset(root)
 
 
-def run_cell(data: DemoDataset, arm: str, checkpoint: str, seed: int, steps: int, episodes: int) -> dict:
+def run_cell(data: DemoDataset, arm: str, checkpoints: dict[str, str], seed: int, steps: int,
+             episodes: int) -> dict:
     """Train BC on one arm's keys and evaluate it on the held-out seeds."""
-    keys, sees_clouds = ARMS[arm]
+    _, keys, kind = ARMS[arm]
     t0 = time.perf_counter()
     agent = BCAgent.fit(BCConfig(obs_keys=keys, seed=seed, steps=steps),
                         TrainingSource.from_dataset(data, progress=False))
     train_s = time.perf_counter() - t0
-    env = gym.make(ENV_ID, **CLOUD_ENV) if sees_clouds else gym.make(ENV_ID)
-    perception = PointNetPerception(checkpoint) if sees_clouds else None
+    env = gym.make(ENV_ID, **env_kwargs({kind} if kind else set()))
+    perception = make_module(kind, checkpoints) if kind else None
     t0 = time.perf_counter()
     summary = evaluate(env, agent, evaluation_seeds(episodes), perception=perception, progress=None)
     eval_s = time.perf_counter() - t0
@@ -79,7 +107,7 @@ def run_cell(data: DemoDataset, arm: str, checkpoint: str, seed: int, steps: int
 
 
 def to_markdown(rows: list[dict]) -> str:
-    """Results table, with each arm's success relative to the privileged-state agent."""
+    """Results table, with each arm's success relative to the privileged-state agent (the first row)."""
     base = rows[0]["pooled"]["success_rate"]
     lines = ["| BC observes | seeds | success (pooled) | 95% CI | per-seed | relative to state "
              "| ms/step in eval |", "|---|---:|---:|---|---|---:|---:|"]
@@ -113,33 +141,49 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     """Collect once, train and evaluate both arms over seeds, write JSON, Markdown and PNG."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", required=True, help="PointNet from scripts/train_perception.py")
+    parser.add_argument("--checkpoint", help="PointNet from scripts/train_perception.py (the pointnet arm)")
+    parser.add_argument("--keypoints", help="keypoints from scripts/train_perception.py task=keypoints")
+    parser.add_argument("--arms", nargs="+", choices=sorted(ARMS),
+                        help="default: state and every arm with a checkpoint")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other arms' rows of an existing result")
     parser.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    checkpoints = {k: v for k, v in (("pointnet", args.checkpoint), ("keypoints", args.keypoints)) if v}
+    arms = args.arms or ["state", *[a for a in ("pointnet", "keypoints") if a in checkpoints]]
+    kinds = {ARMS[a][2] for a in arms if ARMS[a][2]}
+    if kinds - set(checkpoints):
+        parser.error(f"arms {arms} need checkpoints for {sorted(kinds - set(checkpoints))}")
     demos, noise, seeds, steps, episodes = 100, 0.6, (0, 1, 2), 5000, 50
     if args.quick:
         demos, seeds, steps, episodes = 4, (0,), 200, 3
     rows = []
     with TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        data = make_dataset(Path(tmp) / "demos", args.checkpoint, demos, noise)
+        data = make_dataset(Path(tmp) / "demos", checkpoints, kinds, demos, noise)
         collect_s = time.perf_counter() - t0
         print(f"collected {len(data)} demos ({data.num_frames} frames) in {collect_s:.0f} s", flush=True)
-        for arm in ARMS:
-            cells = [run_cell(data, arm, args.checkpoint, s, steps, episodes) for s in seeds]
-            rows.append({"arm": arm, "obs_keys": ARMS[arm][0], "cells": cells,
-                         "pooled": pooled_success(cells)})
+        for arm in arms:
+            cells = [run_cell(data, arm, checkpoints, s, steps, episodes) for s in seeds]
+            rows.append({"arm": ARMS[arm][0], "name": arm, "obs_keys": ARMS[arm][1], "cells": cells,
+                         "pooled": pooled_success(cells), "collect_seconds": round(collect_s, 1)})
             print(to_markdown(rows).splitlines()[-1], flush=True)
-    config = {"env_id": ENV_ID, "cloud_env": CLOUD_ENV, "checkpoint": args.checkpoint, "demos": demos,
-              "demo_noise": noise, "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes},
-              "training_seeds": list(seeds), "eval_seeds_start": 100_000, "eval_episodes": episodes,
-              "collect_seconds": round(collect_s, 1)}
+    config = {"env_id": ENV_ID, "checkpoints": checkpoints, "demos": demos, "demo_noise": noise,
+              "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes}, "training_seeds": list(seeds),
+              "eval_seeds_start": 100_000, "eval_episodes": episodes}
     if args.quick:
         print(to_markdown(rows))
         return
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge and (args.out / "perception_loop.json").exists():
+        old = json.loads((args.out / "perception_loop.json").read_text())
+        new = {r["arm"] for r in rows}
+        rows = sorted([r for r in old["rows"] if r["arm"] not in new] + rows,
+                      key=lambda r: [v[0] for v in ARMS.values()].index(r["arm"]))
+        config = {**old["config"], **config, "checkpoints": {**old["config"].get("checkpoints", {}),
+                                                             **checkpoints}}
     result = {"config": config, "rows": rows}
     atomic_write_text(args.out / "perception_loop.json", json.dumps(result, indent=2))
     atomic_write_text(args.out / "perception_loop.md", to_markdown(rows))
