@@ -1,24 +1,28 @@
 """Boxes (IoU, NMS against a brute-force reference, AP), heatmap peaks, keypoints and the detector."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+import envs  # noqa: F401
 from envs.cameras import CameraParams, intrinsics, look_at
 from envs.errors import ConfigError
 from perception import make_perception
 from perception.boxes import average_precision, box_iou, mean_average_precision, nms
 from perception.detector import fit_detector, load_detector
-from perception.heatmap import HeatmapNet, find_peaks, focal_loss, gaussian_maps
+from perception.heatmap import HeatmapNet, ImageNormalization, find_peaks, focal_loss, gaussian_maps
 from perception.keypoints import (
     HeatmapTrainConfig,
+    KeypointModel,
     evaluate_keypoints,
     fit_keypoints,
     lift,
     load_keypoints,
     match_error,
 )
-from perception.targets import boxes_from_segmentation, project
+from perception.targets import KEYPOINT_NAMES, boxes_from_segmentation, project
+from perception.wrapper import PerceptionWrapper
 
 torch.set_num_threads(1)
 
@@ -176,3 +180,22 @@ def test_heatmap_net_shapes() -> None:
     assert net(torch.zeros(2, 4, 32, 48)).shape == (2, 3, 16, 24)
     with pytest.raises(ConfigError, match="divisible by 8"):
         net(torch.zeros(1, 4, 30, 30))
+
+
+def test_keypoint_perception_in_an_env(tmp_path) -> None:
+    """An untrained PushCube keypoint model: named features, the wrapper's space, stored camera params."""
+    env = gym.make("roboloop/PushCube-v0", obs_mode="rgb+depth", image_size=48, horizon=3)
+    env.reset(seed=0)
+    p = env.unwrapped.camera_params("top")
+    stored = {"intrinsics": p.intrinsics.tolist(), "extrinsics": p.extrinsics.tolist(), "width": 48,
+              "height": 48, "near": p.near, "far": p.far}
+    torch.manual_seed(0)
+    model = KeypointModel(KEYPOINT_NAMES, ImageNormalization(0.8, 0.05), (8, 8, 8))
+    path = tmp_path / "kp.pt"
+    torch.save(model.checkpoint({"image_size": 48, "camera": "top", "camera_params": stored}), path)
+    wrapped = PerceptionWrapper(env, make_perception({"name": "keypoints", "checkpoint": str(path)}))
+    obs, _ = wrapped.reset(seed=1)
+    assert {"keypoints_px", "keypoints_world", "cube_top_keypoint", "pusher_tip_keypoint", "goal_keypoint",
+            "proprio"} == set(obs)
+    assert wrapped.observation_space.contains(obs)
+    wrapped.close()

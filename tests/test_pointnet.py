@@ -11,6 +11,7 @@ import torch
 import envs  # noqa: F401
 from envs.errors import ConfigError
 from perception import make_perception
+from perception.compose import Compose
 from perception.pointcloud import CloudConfig
 from perception.pointnet import PointNet, PointNetConfig, TNet, orthogonality_loss, vote_centroids
 from perception.pointnet_perception import PointNetPerception
@@ -159,3 +160,27 @@ def test_perception_refuses_mismatched_envs_and_inputs(push_cube_checkpoint) -> 
         PointNetPerception(push_cube_checkpoint, objects=["mug"])
     with pytest.raises(KeyError, match="dict observation"):
         module(np.zeros(14, np.float32))
+
+
+def test_compose_merges_features_and_refuses_disagreements(push_cube_checkpoint) -> None:
+    env = gym.make("roboloop/PushCube-v0", obs_mode="rgb+pointcloud", cameras="all", image_size=48, horizon=3)
+    obs, _ = env.reset(seed=0)
+    pointnet = {"name": "pointnet", "checkpoint": push_cube_checkpoint}
+    select = {"name": "select_keys", "keys": ["top_rgb"]}
+    module = make_perception({"name": "compose", "modules": [pointnet, select]})
+    features = module(obs)
+    assert {"cube_centroid", "goal_centroid", "proprio", "top_rgb"} <= set(features)
+    assert make_perception(module.spec()).spec() == module.spec()
+    wrapped = PerceptionWrapper(env, make_perception({"name": "compose", "modules": [pointnet]}))
+    assert wrapped.observation_space.contains(wrapped.reset(seed=1)[0])
+
+    class Liar:
+        def reset(self) -> None:
+            pass
+
+        def __call__(self, obs):
+            return {"proprio": np.zeros(4, np.float32) + 7}
+
+    with pytest.raises(ConfigError, match="disagree on feature 'proprio'"):
+        Compose([PointNetPerception(push_cube_checkpoint), Liar()])(obs)
+    env.close()
