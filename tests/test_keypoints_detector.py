@@ -139,7 +139,7 @@ def squares(n: int, seed: int, size: int = 32) -> dict[str, np.ndarray]:
             "image_segmentation": seg, "keypoints_px": kps}
 
 
-FAST = {"steps": 400, "batch_size": 6, "lr": 5e-3, "widths": [16, 16, 16], "sigma": 1.0, "eval_every": 400}
+FAST = {"steps": 250, "batch_size": 6, "lr": 5e-3, "widths": [16, 16, 16], "sigma": 1.0, "eval_every": 250}
 
 
 def test_keypoints_overfit_a_tiny_set_and_round_trip(tmp_path) -> None:

@@ -85,8 +85,8 @@ def trained() -> PointNetTrainer:
     scenes = tiny_scenes(8, 0)
     trainer = PointNetTrainer(["red", "blue"], CloudConfig(workspace=[-0.3, 0.3, -0.3, 0.3, -0.3, 0.3]),
                               PointNetConfig(seg_classes=3, cls_classes=3, **SMALL),
-                              PointNetTrainConfig(steps=250, batch_size=8, lr=3e-3, object_points=32,
-                                                  eval_every=250))
+                              PointNetTrainConfig(steps=150, batch_size=8, lr=5e-3, object_points=32,
+                                                  eval_every=150))
     history = trainer.fit(scenes, scenes, progress=False)
     trainer.history = history
     trainer.scenes = scenes
