@@ -56,7 +56,7 @@ def test_perception_travels_by_spec_and_unsaveable_modules_say_so() -> None:
     assert isinstance(module, SelectKeys) and module.keys == ("state", "proprio")
     assert isinstance(make_perception({"name": "select_keys", "keys": ["state"]}), SelectKeys)
     with pytest.raises(ConfigError, match="known"):
-        make_perception({"name": "detector"})
+        make_perception({"name": "mind_reader"})
 
     class Custom:
         def reset(self) -> None: ...
