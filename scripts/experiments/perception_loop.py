@@ -123,7 +123,7 @@ def to_markdown(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Pooled success per arm with its 95% CI; seeds as dots."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(2.4 * len(rows) + 1, 3.8))
     for i, r in enumerate(rows):
         p = r["pooled"]
         y, (lo, hi) = p["success_rate"], p["success_ci95"]
@@ -131,7 +131,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.errorbar(i, y, yerr=[[y - lo], [hi - y]], color="k", capsize=5)
         ax.scatter([i] * len(r["cells"]), [c["success_rate"] for c in r["cells"]], color="k", s=12, zorder=3)
     ax.axhline(0.9 * rows[0]["pooled"]["success_rate"], ls="--", color="grey", lw=1, label="90% of state")
-    ax.set_xticks(range(len(rows)), [r["arm"] for r in rows])
+    ax.set_xticks(range(len(rows)), [r["arm"].replace(" + ", "\n+ ") for r in rows])
     ax.set(ylabel="held-out success rate", ylim=(0, 1.02), title="BC on PushCube-v0: state vs perception")
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -148,8 +148,14 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true",
                         help="keep the other arms' rows of an existing result")
     parser.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
+    parser.add_argument("--replot", action="store_true", help="only redraw the table and plot from the JSON")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if args.replot:
+        rows = json.loads((args.out / "perception_loop.json").read_text())["rows"]
+        atomic_write_text(args.out / "perception_loop.md", to_markdown(rows))
+        plot(rows, args.out / "perception_loop.png")
+        return
     torch.set_num_threads(1)
     checkpoints = {k: v for k, v in (("pointnet", args.checkpoint), ("keypoints", args.keypoints)) if v}
     arms = args.arms or ["state", *[a for a in ("pointnet", "keypoints") if a in checkpoints]]
