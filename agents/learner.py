@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from agents.checkpoint import save_checkpoint
+from agents.checkpoint import checkpoint_bytes, save_checkpoint
 from agents.features import dataset_features
 from agents.meta import AgentMeta
 from agents.spaces import space_to_dict
@@ -159,3 +159,7 @@ class Learner:
     def save(self, path: str | Path) -> Path:
         """Write the checkpoint atomically (weights-only loadable)."""
         return save_checkpoint(path, self.meta.to_dict(), asdict(self.config), self.state())
+
+    def to_bytes(self) -> bytes:
+        """The checkpoint as bytes (what :meth:`save` writes), to rebuild the agent in another process."""
+        return checkpoint_bytes(self.meta.to_dict(), asdict(self.config), self.state())

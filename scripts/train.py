@@ -22,6 +22,7 @@ from torch.utils.tensorboard import SummaryWriter
 from agents import TrainingSource, find_method, make_config
 from dataset import DemoDataset
 from envs.errors import ConfigError
+from loop.runners import make_runner
 from perception import make_perception
 from runs import evaluate_to_dir, plain, start_run
 
@@ -67,7 +68,8 @@ def main(cfg: DictConfig) -> float:
         agent = method.fit(agent_cfg, source)
     path = agent.save(out / "checkpoint.pt")
     log.info("checkpoint: %s", path)
-    summary = evaluate_to_dir(agent, agent.meta, cfg.eval, out, perception=perception)
+    summary = evaluate_to_dir(agent, agent.meta, cfg.eval, out, perception=perception,
+                              runner=make_runner(plain(cfg.runner)))
     print(f"\n{name} on {env_id}: {summary.headline()}\n"
           f"  run dir:    {out}\n  checkpoint: {path}\n  metrics:    {out / 'metrics.json'}\n"
           f"  videos:     {out / 'videos'}\n  tensorboard: {out / 'tb'}")

@@ -1,0 +1,61 @@
+"""Agents that travel to other processes: picklable recipes a runner's workers build agents from.
+
+A Ray worker cannot receive a live agent (it may hold a simulator, a renderer or a keyboard), so
+``loop.runners.EpisodeJob`` carries a factory ``(env, seed) -> agent`` instead. These factories hold
+only bytes and plain values; each call builds a fresh agent, so an episode never depends on the
+episodes a worker ran before it (a sampler's noise, DART noise) and any split of the seeds over
+workers gives the same per-seed results.
+"""
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.checkpoint import load_checkpoint
+from agents.experts import make_expert
+from agents.learner import Learner
+from agents.registry import agent_from_checkpoint
+from loop.relabel import Relabelled
+
+
+class CheckpointAgents:
+    """A trained agent per episode, rebuilt from its checkpoint's bytes (read once per process)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._ckpt: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, agent: Learner) -> "CheckpointAgents":
+        """Ship an agent in memory (e.g. just trained) as its checkpoint bytes."""
+        return cls(agent.to_bytes())
+
+    def __call__(self, env: gym.Env, seed: int) -> Learner:
+        """A fresh copy of the agent (the env and seed do not change it)."""
+        if self._ckpt is None:
+            self._ckpt = load_checkpoint(self.data)
+        return agent_from_checkpoint(self._ckpt, "<checkpoint bytes>")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only the bytes travel; the parsed checkpoint is rebuilt where it is used."""
+        return {"data": self.data, "_ckpt": None}
+
+
+class ExpertDemos:
+    """The collecting agent of ``scripts/collect_demos.py``: an expert whose executed actions get DART noise.
+
+    The noise of episode ``seed`` is drawn from ``(noise_seed, seed)`` alone, so an episode is the
+    same whichever worker runs it and whatever ran before it.
+    """
+
+    def __init__(self, env_id: str, kind: str = "scripted", options: dict[str, Any] | None = None,
+                 noise_std: float = 0.0, noise_seed: int = 0) -> None:
+        self.env_id, self.kind, self.options = env_id, kind, dict(options or {})
+        self.noise_std, self.noise_seed = noise_std, noise_seed
+
+    def __call__(self, env: gym.Env, seed: int) -> Relabelled:
+        """The expert labels every step; the label plus noise is executed."""
+        expert = make_expert(self.env_id, self.kind, env, **self.options)
+        noise = int(np.random.SeedSequence([self.noise_seed, seed]).generate_state(1)[0])
+        return Relabelled(expert, noise_std=self.noise_std, seed=noise)
