@@ -126,6 +126,7 @@ class Learner:
     config_class: ClassVar[type]
     sources: ClassVar[tuple[str, ...]]  # a subset of SOURCES
     resumable: ClassVar[bool] = False  # True if fit can continue an interrupted run (source.resume)
+    data_parallel: ClassVar[bool] = False  # True if fit trains under torchrun (agents.distributed)
 
     def __init__(self, config: Any, meta: AgentMeta) -> None:
         self.config, self.meta = config, meta

@@ -31,7 +31,7 @@ SEEDS = list(range(100_000, 100_008))
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray with 2 CPUs for the module (start-up costs seconds)."""
-    # this module is imported as a top-level "test_runners", which workers cannot import: send KillOnce by value
+    # pytest imports this module as a top-level "test_runners", which workers cannot: send it by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
@@ -72,7 +72,8 @@ def test_ray_gives_the_local_runners_episodes_and_arrays_seed_by_seed() -> None:
     assert outcomes(remote) == outcomes(local) and [r.result.seed for r in remote] == SEEDS
     for a, b in zip(local, remote, strict=True):
         np.testing.assert_array_equal(a.episodes[0].actions, b.episodes[0].actions)
-        np.testing.assert_array_equal(a.episodes[0].observations["state"], b.episodes[0].observations["state"])
+        np.testing.assert_array_equal(a.episodes[0].observations["state"],
+                                      b.episodes[0].observations["state"])
     # the split of the seeds does not matter: one seed per task gives the same episodes
     assert outcomes(ray_runner(episodes_per_task=1).run(job, SEEDS)) == outcomes(local)
 
@@ -83,7 +84,8 @@ def test_a_trained_agent_from_its_bytes_evaluates_as_the_in_process_agent(demo_d
     env = envs.make(PUSH_CUBE, **agent.meta.env_kwargs)
     direct = evaluate(env, agent, SEEDS[:4], progress=None)
     env.close()
-    job = EpisodeJob(functools.partial(envs.make, PUSH_CUBE, **agent.meta.env_kwargs), CheckpointAgents.of(agent))
+    job = EpisodeJob(functools.partial(envs.make, PUSH_CUBE, **agent.meta.env_kwargs),
+                     CheckpointAgents.of(agent))
     remote = ray_runner().run(job, SEEDS[:4])
     assert outcomes(remote) == direct.per_episode
     assert load_agent(job.make_agent.data).meta == agent.meta

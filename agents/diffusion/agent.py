@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents import distributed
 from agents.diffusion.config import DiffusionConfig
 from agents.diffusion.execution import make_executor
 from agents.diffusion.model import Denoise, DiffusionModel
 from agents.ema import EMA
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
-from agents.minimize import minimize
+from agents.minimize import TrainState, minimize
 from agents.spaces import is_discrete
 from envs.errors import ConfigError, InvalidObservationError
 from loop.protocols import Features
@@ -34,6 +35,8 @@ class DiffusionAgent(Learner):
     method = "diffusion"
     config_class = DiffusionConfig
     sources = ("dataset",)
+    resumable = True  # train_state.pt in the run dir, at any number of torchrun processes
+    data_parallel = True  # torchrun: each process trains on its shard of every global batch
 
     def __init__(self, model: DiffusionModel, config: DiffusionConfig, meta: AgentMeta) -> None:
         super().__init__(config, meta)
@@ -76,12 +79,15 @@ class DiffusionAgent(Learner):
         model.fit_normalizers({k: windows.current_obs(k) for k in model.vectors}, windows.actions)
         ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         gen = torch.Generator().manual_seed(config.seed)
+        noise = distributed.rank_generator(gen, config.seed)  # gen itself in one process
+        shard_loss = distributed.data_parallel(model, model.loss)
 
         def loss_at(step: int) -> torch.Tensor:
-            batch = windows.batch(torch.randint(len(windows), (config.batch_size,), generator=gen).numpy())
+            idx = distributed.shard(torch.randint(len(windows), (config.batch_size,), generator=gen))
+            batch = windows.batch(idx.numpy())  # this rank's shard of the global batch
             obs = {k: torch.from_numpy(batch.observations[k]) for k in config.obs_keys}
             actions, is_pad = torch.from_numpy(batch.actions), torch.from_numpy(batch.action_is_pad)
-            return model.loss(obs, actions, is_pad, gen)
+            return shard_loss(obs, actions, is_pad, noise)
 
         def meta(step: int) -> AgentMeta:
             return source.meta(cls.method, cls.training_kind(), to_ranges(data.seeds), frames=len(windows),
@@ -92,14 +98,20 @@ class DiffusionAgent(Learner):
             if ema is not None:
                 ema.update(step)
             done = step + 1
-            if config.checkpoint_every and source.run_dir and done % config.checkpoint_every == 0:
+            if (config.checkpoint_every and source.run_dir and done % config.checkpoint_every == 0
+                    and distributed.is_rank0()):
                 acting = copy.deepcopy(ema.shadow if ema is not None else model).eval()
                 cls(acting, config, meta(done)).save(source.run_dir / "checkpoints" / f"step_{done}.pt")
 
         model.train()
+        state = None
+        if source.run_dir is not None:
+            modules = {"model": model, **({"ema": ema.shadow} if ema is not None else {})}
+            gens = {"batches": gen, **({"noise": noise} if noise is not gen else {})}
+            state = TrainState(source.run_dir / "train_state.pt", modules, gens, resume=source.resume)
         minimize(model.parameters(), loss_at, steps=config.steps, lr=config.lr,
                  weight_decay=config.weight_decay, log=source.log, progress=source.progress,
-                 desc="train diffusion", after_step=after_step)
+                 desc="train diffusion", after_step=after_step, state=state)
         final = ema.shadow if ema is not None else model.eval()
         return cls(final, config, meta(config.steps))
 
