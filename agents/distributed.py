@@ -86,17 +86,19 @@ class _Loss(nn.Module):
         return self.loss_fn(*args)
 
 
-def data_parallel(model: nn.Module, loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+def data_parallel(model: nn.Module, loss_fn: Callable[..., torch.Tensor], *,
+                  unused_parameters: bool = False) -> Callable[..., torch.Tensor]:
     """``loss_fn`` with DDP around ``model`` when distributed (gradients averaged over ranks), else as is.
 
     DDP broadcasts rank 0's parameters and buffers when it is built, so every rank starts alike.
+    ``unused_parameters``: some parameters may get no gradient in a step (e.g. an unused encoder).
     """
     if not dist.is_initialized():
         return loss_fn
     device = [torch.cuda.current_device()] if torch.cuda.is_available() and dist.get_backend() == "nccl" \
         else None
     return nn.parallel.DistributedDataParallel(_Loss(model, loss_fn), device_ids=device,
-                                               find_unused_parameters=True)
+                                               find_unused_parameters=unused_parameters)
 
 
 def mean_over_ranks(value: torch.Tensor) -> float:

@@ -86,7 +86,7 @@ def fit_network(windows: Windows, cfg: BCConfig, num_discrete: int | None, *,
             net.action_norm = Normalizer.fit(windows.actions)
     gen = torch.Generator().manual_seed(cfg.seed)
     noise = distributed.rank_generator(gen, cfg.seed)  # in-loss randomness: gen itself in one process
-    shard_loss = distributed.data_parallel(net, net.loss)
+    shard_loss = distributed.data_parallel(net, net.loss, unused_parameters=True)
 
     def loss_at(step: int) -> torch.Tensor:
         idx = distributed.shard(torch.randint(len(windows), (cfg.batch_size,), generator=gen))

@@ -80,7 +80,7 @@ class DiffusionAgent(Learner):
         ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         gen = torch.Generator().manual_seed(config.seed)
         noise = distributed.rank_generator(gen, config.seed)  # gen itself in one process
-        shard_loss = distributed.data_parallel(model, model.loss)
+        shard_loss = distributed.data_parallel(model, model.loss, unused_parameters=True)
 
         def loss_at(step: int) -> torch.Tensor:
             idx = distributed.shard(torch.randint(len(windows), (config.batch_size,), generator=gen))
