@@ -51,6 +51,7 @@ class TrainingSource:
     env_factory: Callable[..., gym.Env] | None = None  # builds the env (e.g. a real robot adapter)
     run_dir: Path | None = None  # where methods that checkpoint during training write (last.pt, ...)
     resume: bool = False  # continue the interrupted run in run_dir
+    runner: Any = None  # a loop.runners runner for rollouts (DAgger's rounds); None: in this process
 
     def __post_init__(self) -> None:
         """A dataset recorded in another env cannot teach this one (DAgger would mix the two)."""

@@ -17,6 +17,12 @@ from agents.experts import make_expert
 from agents.learner import Learner
 from agents.registry import agent_from_checkpoint
 from loop.relabel import Relabelled
+from perception.registry import make_perception
+
+
+def episode_seed(run_seed: int, seed: int) -> int:
+    """A noise seed for episode ``seed`` of a run seeded ``run_seed``, independent of every other episode."""
+    return int(np.random.SeedSequence([run_seed, seed]).generate_state(1)[0])
 
 
 class CheckpointAgents:
@@ -57,5 +63,24 @@ class ExpertDemos:
     def __call__(self, env: gym.Env, seed: int) -> Relabelled:
         """The expert labels every step; the label plus noise is executed."""
         expert = make_expert(self.env_id, self.kind, env, **self.options)
-        noise = int(np.random.SeedSequence([self.noise_seed, seed]).generate_state(1)[0])
-        return Relabelled(expert, noise_std=self.noise_std, seed=noise)
+        return Relabelled(expert, noise_std=self.noise_std, seed=episode_seed(self.noise_seed, seed))
+
+
+class DAggerRollouts:
+    """A DAgger round's agent: the expert labels every step; the learner drives with probability 1 - beta.
+
+    The learner travels as checkpoint bytes and acts on its own perception (``perception`` spec); the
+    mixture's coin flips of episode ``seed`` come from ``(mixture_seed, seed)`` alone.
+    """
+
+    def __init__(self, env_id: str, kind: str, options: dict[str, Any], learner: CheckpointAgents,
+                 perception: dict[str, Any] | None, beta: float, mixture_seed: int) -> None:
+        self.env_id, self.kind, self.options, self.learner = env_id, kind, dict(options), learner
+        self.perception, self.beta, self.mixture_seed = perception, beta, mixture_seed
+
+    def __call__(self, env: gym.Env, seed: int) -> Relabelled:
+        """Expert labeller, learner driver, for one episode."""
+        expert = make_expert(self.env_id, self.kind, env, **self.options)
+        perception = make_perception(self.perception) if self.perception is not None else None
+        return Relabelled(expert, driver=self.learner(env, seed), perception=perception, beta=self.beta,
+                          seed=episode_seed(self.mixture_seed, seed))

@@ -74,17 +74,17 @@ def main(cfg: DictConfig) -> float:
             for key, value in scalars.items():
                 tb.add_scalar(f"train/{key}", value, step)
 
+        runner = make_runner(plain(cfg.runner))  # where rollouts run: evaluation, DAgger's rounds
         source = TrainingSource(env_id, env_kwargs, dataset=data, perception=perception,
                                 log=log_scalars if rank0 else lambda step, scalars: None, run_dir=out,
-                                resume=cfg.resume, progress=rank0)
+                                resume=cfg.resume, progress=rank0, runner=runner)
         agent = method.fit(agent_cfg, source)
     distributed.shutdown()
     if not rank0:
         return float("nan")  # rank 0 saves and evaluates
     path = agent.save(out / "checkpoint.pt")
     log.info("checkpoint: %s", path)
-    summary = evaluate_to_dir(agent, agent.meta, cfg.eval, out, perception=perception,
-                              runner=make_runner(plain(cfg.runner)))
+    summary = evaluate_to_dir(agent, agent.meta, cfg.eval, out, perception=perception, runner=runner)
     print(f"\n{name} on {env_id}: {summary.headline()}\n"
           f"  run dir:    {out}\n  checkpoint: {path}\n  metrics:    {out / 'metrics.json'}\n"
           f"  videos:     {out / 'videos'}\n  tensorboard: {out / 'tb'}")

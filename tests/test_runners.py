@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import envs
-from agents import load_agent
+from agents import find_method, load_agent
 from agents.bc.agent import BCAgent
 from agents.learner import TrainingSource
 from agents.portable import CheckpointAgents, ExpertDemos
@@ -129,3 +129,17 @@ def test_runner_config_is_validated() -> None:
     assert isinstance(make_runner({"kind": "ray"}), RayRunner)
     with pytest.raises(ConfigError, match="runner=local"):
         ray_runner().run(demo_job(), SEEDS[:1], make_callbacks=lambda env: [])
+
+
+def test_dagger_rounds_on_ray_aggregate_the_same_episodes_as_in_process(demo_dataset, tmp_path) -> None:
+    config = make_config("dagger", {"rounds": 1, "episodes_per_round": 3, "beta": 0.5,
+                                    "bc": {"steps": 30, "hidden_sizes": [16]}})
+    for name, runner in (("local", LocalRunner()), ("ray", ray_runner())):
+        source = TrainingSource.from_dataset(DemoDataset(demo_dataset), progress=False,
+                                             run_dir=tmp_path / name, runner=runner)
+        find_method("dagger").fit(config, source)
+    local, remote = DemoDataset(tmp_path / "local" / "aggregate"), DemoDataset(tmp_path / "ray" / "aggregate")
+    assert remote.seeds == local.seeds and len(local) == 30 + 3
+    for i in range(30, 33):  # the round's learner-driven, expert-labelled episodes
+        assert remote.episodes[i].extra["dagger_round"] == 1
+        np.testing.assert_array_equal(remote.episode(i).actions, local.episode(i).actions)

@@ -55,6 +55,28 @@ class KillOnce:
         return self.inner(env, seed)
 
 
+def busy(n: int) -> float:
+    """Pure-Python CPU work, no I/O: what 2 workers could gain on this machine right now."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return float(total)
+
+
+def cpu_ceiling(repeats: int) -> float:
+    """Speed-up of 2 Ray tasks over 1 on the same total pure-CPU work (median over repeats)."""
+    task = ray.remote(num_cpus=1)(busy)
+    ratios = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        ray.get([task.remote(4_000_000)])
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ray.get([task.remote(2_000_000), task.remote(2_000_000)])
+        ratios.append(one / (time.perf_counter() - t0))
+    return statistics.median(ratios)
+
+
 def ray_runner(workers: int, **kwargs) -> RayRunner:
     return RayRunner(RunnerConfig(kind="ray", workers=workers, **kwargs))
 
@@ -96,7 +118,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    demos, steps, episodes, repeats = (20, 300, 20, 1) if args.quick else (100, 3000, 100, 3)
+    demos, steps, episodes, repeats = (20, 300, 20, 1) if args.quick else (100, 3000, 100, 5)
     tmp = Path(tempfile.mkdtemp())
     t0 = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -123,6 +145,7 @@ def main() -> None:
         ways[name] = ([asdict(r.result) for r in rollouts], seconds)
         print(f"{name}: {statistics.median(seconds):.2f}s")
 
+    ceiling = cpu_ceiling(repeats)
     marker = str(tmp / "killed")
     killed_job = EpisodeJob(job.make_env, KillOnce(job.make_agent, seeds[len(seeds) * 3 // 4], marker))
     t0 = time.perf_counter()
@@ -147,6 +170,7 @@ def main() -> None:
                        "ray_start_seconds": round(ray_start, 2),
                        "ways": table, "speedup_2_over_1_ray_workers": round(one / two, 2),
                        "speedup_ray_2_over_local_runner": round(median["local runner"] / two, 2),
+                       "cpu_bound_speedup_ceiling_2_over_1": round(ceiling, 2),
                        "summary": EvalSummary.from_results([r.result for r in killed]).headline()},
         "killed_worker": {"killed_at_seed": killed_job.make_agent.seed,
                           "worker_was_killed": os.path.exists(marker),
@@ -181,7 +205,10 @@ def to_markdown(r: dict) -> str:
         lines.append(f"| {name} | {w['median_seconds']:.2f} s | {runs} | "
                      f"{'yes' if w['per_seed_equal_to_loop_evaluate'] else 'NO'} |")
     lines += ["", f"Speed-up of 2 Ray workers over 1: **{ev['speedup_2_over_1_ray_workers']}x**; over the "
-              f"local runner: {ev['speedup_ray_2_over_local_runner']}x.", "",
+              f"local runner: {ev['speedup_ray_2_over_local_runner']}x. For scale, on the same machine at "
+              "the same time 2 Ray tasks finished a pure-CPU busy loop "
+              f"{ev['cpu_bound_speedup_ceiling_2_over_1']}x faster than 1 (the most the shared cores "
+              "allowed).", "",
               f"Collection of {col['episodes']} demos: {col['local_seconds']} s in this process, "
               f"{col['ray_2_workers_seconds']} s on 2 Ray workers; the two datasets are "
               f"{'bitwise identical' if col['datasets_identical'] else 'DIFFERENT'} (actions and "
