@@ -6,6 +6,7 @@ checkpoint. ``scripts/train.py`` asks the method what it needs instead of knowin
 ``agents.registry`` finds methods by name, importing each only when asked.
 """
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -153,6 +154,14 @@ class Learner:
 
     def reset(self) -> None:
         """Clear per-episode state (none by default)."""
+
+    def episode_copy(self) -> "Learner":
+        """An independent copy to drive one episode (runners make one per seed): a deep copy by default.
+
+        Override to share what is costly to copy and never changes (weights, an ONNX session) while
+        every random stream and per-episode state starts afresh.
+        """
+        return copy.deepcopy(self)
 
     def act(self, features: Features) -> np.ndarray:
         """One action for the current step."""

@@ -26,11 +26,15 @@ def episode_seed(run_seed: int, seed: int) -> int:
 
 
 class CheckpointAgents:
-    """A trained agent per episode, rebuilt from its checkpoint's bytes (read once per process)."""
+    """A trained agent per episode: built from its checkpoint's bytes once per process, then copied.
+
+    Each episode gets :meth:`Learner.episode_copy` of an agent that never acts itself, so every
+    episode starts from the same state (a sampler's generator included) wherever it runs.
+    """
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self._ckpt: dict[str, Any] | None = None
+        self._agent: Learner | None = None
 
     @classmethod
     def of(cls, agent: Learner) -> "CheckpointAgents":
@@ -39,13 +43,13 @@ class CheckpointAgents:
 
     def __call__(self, env: gym.Env, seed: int) -> Learner:
         """A fresh copy of the agent (the env and seed do not change it)."""
-        if self._ckpt is None:
-            self._ckpt = load_checkpoint(self.data)
-        return agent_from_checkpoint(self._ckpt, "<checkpoint bytes>")
+        if self._agent is None:
+            self._agent = agent_from_checkpoint(load_checkpoint(self.data), "<checkpoint bytes>")
+        return self._agent.episode_copy()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Only the bytes travel; the parsed checkpoint is rebuilt where it is used."""
-        return {"data": self.data, "_ckpt": None}
+        """Only the bytes travel; the agent is rebuilt where it is used."""
+        return {"data": self.data, "_agent": None}
 
 
 class ExpertDemos:

@@ -143,3 +143,15 @@ def test_dagger_rounds_on_ray_aggregate_the_same_episodes_as_in_process(demo_dat
     for i in range(30, 33):  # the round's learner-driven, expert-labelled episodes
         assert remote.episodes[i].extra["dagger_round"] == 1
         np.testing.assert_array_equal(remote.episode(i).actions, local.episode(i).actions)
+
+
+def test_a_sampling_agent_gives_each_seed_the_same_episode_whatever_ran_before(demo_dataset) -> None:
+    cfg = make_config("diffusion", {"steps": 5, "batch_size": 8, "down_dims": [8, 16], "action_horizon": 8,
+                                    "action_steps": 4, "inference_steps": 4, "sampler": "ddpm"})
+    agent = find_method("diffusion").fit(cfg, TrainingSource.from_dataset(DemoDataset(demo_dataset),
+                                                                         progress=False))
+    job = EpisodeJob(functools.partial(envs.make, PUSH_CUBE, **agent.meta.env_kwargs),
+                     CheckpointAgents.of(agent))
+    both = LocalRunner().run(job, SEEDS[:2])
+    assert outcomes(LocalRunner().run(job, SEEDS[1:2])) == outcomes(both[1:])  # its sampler noise is fresh
+    assert outcomes(ray_runner(episodes_per_task=1).run(job, SEEDS[:2])) == outcomes(both)

@@ -51,9 +51,17 @@ class DiffusionAgent(Learner):
         if config.backend == "onnx":
             from agents.diffusion.export import OnnxDenoiser  # onnxruntime is imported only when asked
             self.denoise = OnnxDenoiser.from_model(self.model)
-        period = config.control_period or 1.0 / float(meta.extra.get("fps") or 10.0)
-        self.executor = make_executor(config, self._predict, period)
+        self._period = config.control_period or 1.0 / float(meta.extra.get("fps") or 10.0)
+        self.executor = make_executor(config, self._predict, self._period)
         self._history: deque = deque(maxlen=config.obs_horizon)
+
+    def episode_copy(self) -> "DiffusionAgent":
+        """Shares the weights and the ONNX session; a fresh sampler generator, executor and history."""
+        new = copy.copy(self)
+        new.gen = torch.Generator().manual_seed(self.config.seed)
+        new.executor = make_executor(self.config, new._predict, self._period)
+        new._history = deque(maxlen=self.config.obs_horizon)
+        return new
 
     @classmethod
     def fit(cls, config: DiffusionConfig, source: TrainingSource) -> "DiffusionAgent":
