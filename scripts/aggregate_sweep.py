@@ -112,7 +112,7 @@ def to_markdown(rows: list[dict], metrics: tuple[str, ...]) -> str:
 
 def plot(rows: list[dict], metric: str, path: Path) -> None:
     """Mean and 95% interval of ``metric`` per setting, with each seed's value as a dot."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(rows)), 3.5))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows)), 3.8))
     for i, row in enumerate(rows):
         if metric not in row:
             continue
@@ -123,7 +123,8 @@ def plot(rows: list[dict], metric: str, path: Path) -> None:
         ax.scatter([i] * len(stats["values"]), stats["values"], s=12, color="C1", alpha=0.7, zorder=3)
     ax.set_xticks(range(len(rows)), [_label(r["setting"]).replace(", ", "\n") for r in rows], fontsize=8)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric}: mean and 95% interval over seeds (dots: seeds)", fontsize=9)
+    ax.set_title(f"{metric}: mean and 95% t interval over seeds (dots: each seed)", fontsize=9)
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
