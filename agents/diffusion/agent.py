@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from agents import distributed
+from agents.bc.network import is_image_shape
 from agents.diffusion.config import DiffusionConfig
 from agents.diffusion.execution import make_executor
 from agents.diffusion.model import Denoise, DiffusionModel
@@ -40,11 +41,13 @@ class DiffusionAgent(Learner):
 
     def __init__(self, model: DiffusionModel, config: DiffusionConfig, meta: AgentMeta) -> None:
         super().__init__(config, meta)
-        if config.objective != model.cfg.objective or config.action_horizon != model.cfg.action_horizon:
+        trained = (model.cfg.objective, model.cfg.action_horizon, list(model.cfg.goal_keys))
+        if trained != (config.objective, config.action_horizon, list(config.goal_keys)):
             raise ConfigError(f"the policy was trained with objective={model.cfg.objective!r}, "
-                              f"action_horizon={model.cfg.action_horizon}; acting may change the sampler, "
-                              f"its steps and the execution, not these (got {config.objective!r}, "
-                              f"{config.action_horizon})")
+                              f"action_horizon={model.cfg.action_horizon}, goal_keys={model.cfg.goal_keys}; "
+                              "acting may change the sampler, its steps, the guidance scale and the "
+                              f"execution, not these (got {config.objective!r}, {config.action_horizon}, "
+                              f"{config.goal_keys})")
         self.model = model.eval()
         self.gen = torch.Generator().manual_seed(config.seed)  # the sampler's noise
         self.denoise: Denoise = self.model.denoiser
@@ -79,12 +82,18 @@ class DiffusionAgent(Learner):
         if not len(data):
             raise ConfigError(f"{source.dataset.root} holds no successful episodes to learn from; collect "
                               "more demonstrations or set success_only=false")
-        windows = data.windows(config.obs_horizon, config.action_horizon, keys=config.obs_keys)
+        keys = [*config.obs_keys, *config.goal_keys]
+        windows = data.windows(config.obs_horizon, config.action_horizon, keys=keys)
         torch.manual_seed(config.seed)
-        shapes = {k: tuple(windows.frames[k].shape[1:]) for k in config.obs_keys}
-        dtypes = {k: str(windows.frames[k].dtype) for k in config.obs_keys}
+        shapes = {k: tuple(windows.frames[k].shape[1:]) for k in keys}
+        dtypes = {k: str(windows.frames[k].dtype) for k in keys}
+        images = [k for k in config.goal_keys if is_image_shape(shapes[k], dtypes[k])]
+        if images:
+            raise ConfigError(f"goal_keys must name vector observations (a goal position, a one-hot task), "
+                              f"but {images} are images; put cameras in obs_keys")
         model = DiffusionModel(shapes, dtypes, config, windows.action_dim)
-        model.fit_normalizers({k: windows.current_obs(k) for k in model.vectors}, windows.actions)
+        model.fit_normalizers({k: windows.current_obs(k) for k in [*model.vectors, *config.goal_keys]},
+                              windows.actions)
         ema = EMA(model, config.ema_decay) if config.ema_decay > 0 else None
         gen = torch.Generator().manual_seed(config.seed)
         noise = distributed.rank_generator(gen, config.seed)  # gen itself in one process
@@ -93,7 +102,7 @@ class DiffusionAgent(Learner):
         def loss_at(step: int) -> torch.Tensor:
             idx = distributed.shard(torch.randint(len(windows), (config.batch_size,), generator=gen))
             batch = windows.batch(idx.numpy())  # this rank's shard of the global batch
-            obs = {k: torch.from_numpy(batch.observations[k]) for k in config.obs_keys}
+            obs = {k: torch.from_numpy(batch.observations[k]) for k in keys}
             actions, is_pad = torch.from_numpy(batch.actions), torch.from_numpy(batch.action_is_pad)
             return shard_loss(obs, actions, is_pad, noise)
 
@@ -140,10 +149,11 @@ class DiffusionAgent(Learner):
     def _frame(self, features: dict[str, Any]) -> dict[str, np.ndarray]:
         """The observation keys of this step, checked against what the policy was trained on."""
         frame = {}
-        for key in self.config.obs_keys:
+        keys = [*self.config.obs_keys, *self.config.goal_keys]
+        for key in keys:
             if key not in features:
                 raise ObservationKeyError(f"the diffusion policy was trained on observation keys "
-                                          f"{self.config.obs_keys}, but this env gives {sorted(features)}; "
+                                          f"{keys}, but this env gives {sorted(features)}; "
                                           "evaluate it on the env (and sensors) it was trained with")
             x = np.asarray(features[key])
             expected = tuple(self.model.frame_shapes[key])
@@ -160,9 +170,11 @@ class DiffusionAgent(Learner):
     @torch.inference_mode()
     def _predict(self, frames: list[dict[str, np.ndarray]]) -> np.ndarray:
         """A raw action chunk (Tp, Da) from To observation frames."""
-        obs = {k: torch.from_numpy(np.stack([f[k] for f in frames]))[None] for k in self.config.obs_keys}
+        obs = {k: torch.from_numpy(np.stack([f[k] for f in frames]))[None] for k in frames[0]}
         cond = self.model.encode(obs)
-        return self.model.sample(cond, self.denoise, self.gen, self.config)[0].numpy()
+        guide = self.config.goal_keys and self.config.guidance_scale != 1.0
+        unconditional = self.model.encode(obs, no_goal=True) if guide else None
+        return self.model.sample(cond, self.denoise, self.gen, self.config, unconditional)[0].numpy()
 
     def state(self) -> dict[str, Any]:
         """The (EMA) weights with their normalizers, and what rebuilds the network."""
