@@ -1,11 +1,14 @@
 """Hydra multirun: a 2 x 2 sweep composes, launches in parallel (joblib) and folds into one table and plot."""
 
+import itertools
 import json
 import subprocess
 import sys
 
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from tests.conftest import ROOT
 
@@ -42,6 +45,19 @@ def test_the_table_has_mean_and_t_interval_over_seeds_per_setting(tmp_path) -> N
     assert aggregate(str(tmp_path / "nothing")).returncode != 0
 
 
+def test_a_two_by_two_sweep_composes_with_the_joblib_launcher() -> None:
+    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
+        for steps, seed in itertools.product((5, 20), (0, 1)):
+            cfg = compose("train", return_hydra_config=True, overrides=[
+                "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "dataset=demos", f"agent.steps={steps}",
+                f"agent.seed={seed}"])
+            assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == 2
+            assert (cfg.agent.name, cfg.agent.steps, cfg.agent.seed) == ("bc", steps, seed)
+            sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)  # one folder per job
+            assert sweep["dir"].startswith("runs/sweep/") and sweep["subdir"] == "${hydra.job.num}"
+
+
+@pytest.mark.slow  # four train.py jobs in two loky processes: ~30 s on 2 shared cores
 def test_a_two_by_two_multirun_launches_in_parallel_and_aggregates(demo_dataset, tmp_path) -> None:
     sweep = tmp_path / "sweep"
     proc = subprocess.run(
