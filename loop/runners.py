@@ -163,7 +163,8 @@ class RayRunner:
         size = cfg.episodes_per_task or max(1, math.ceil(len(seeds) / cfg.workers))
         chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
         task = ray.remote(num_cpus=cfg.cpus_per_worker, max_retries=cfg.max_retries)(run_task)
-        pending = {task.remote(job, chunk): i for i, chunk in enumerate(chunks)}
+        shared = ray.put(job)  # the job (e.g. checkpoint bytes) enters the object store once, not per task
+        pending = {task.remote(shared, chunk): i for i, chunk in enumerate(chunks)}
         done: dict[int, list[Rollout]] = {}
         bar = tqdm(total=len(seeds), desc=progress, unit="ep", disable=progress is None, dynamic_ncols=True)
         while pending:
