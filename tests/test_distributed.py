@@ -12,10 +12,11 @@ import pytest
 import torch
 
 import agents.bc.train as bc_train
-from agents import distributed
+from agents import TrainingSource, distributed, find_method, make_config
 from agents.bc.config import BCConfig
 from agents.bc.train import fit_policy
 from agents.minimize import TrainState, minimize
+from dataset import DemoDataset
 from envs.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -41,11 +42,16 @@ def join(rank: int, world: int, port: int) -> None:
     assert distributed.init_from_env()
 
 
-def ranks_at_work(rank: int, world: int, port: int, out: str) -> None:
-    """Each spawned rank: the checked BC run, then the interrupted run (one start-up for both tests)."""
+def ranks_at_work(rank: int, world: int, port: int, out: str, demos: str) -> None:
+    """Each spawned rank: the checked BC run, the interrupted run, a diffusion run (one start-up for all)."""
     join(rank, world, port)
     train_checking_every_step(rank, out)
     train_interrupted(out)
+    cfg = make_config("diffusion", {"steps": 4, "batch_size": 8, "down_dims": [8, 16], "action_horizon": 8})
+    source = TrainingSource.from_dataset(DemoDataset(demos), progress=False, run_dir=Path(out) / "diffusion")
+    agent = find_method("diffusion").fit(cfg, source)  # minimize checks that the ranks agree at the end
+    torch.save({k: v for k, v in agent.state()["model"].items() if torch.is_tensor(v)},
+               Path(out) / f"diffusion_rank{rank}.pt")
     distributed.shutdown()
 
 
@@ -101,10 +107,10 @@ def tiny_problem():
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory) -> Path:
-    """What two spawned gloo processes left: their BC runs and an interrupted run's state."""
+def two_ranks(tmp_path_factory, demo_dataset) -> Path:
+    """What two spawned gloo processes left: their BC runs, an interrupted run's state, a diffusion run."""
     out = tmp_path_factory.mktemp("ranks")
-    torch.multiprocessing.spawn(ranks_at_work, args=(2, free_port(), str(out)), nprocs=2)
+    torch.multiprocessing.spawn(ranks_at_work, args=(2, free_port(), str(out), str(demo_dataset)), nprocs=2)
     return out
 
 
@@ -135,6 +141,12 @@ def test_a_run_interrupted_at_two_processes_resumes_in_one(two_ranks) -> None:
              progress=False, desc="")
     for a, b in zip(model.parameters(), straight.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_diffusion_trains_data_parallel_with_the_same_weights_on_both_ranks(two_ranks) -> None:
+    ranks = [torch.load(two_ranks / f"diffusion_rank{r}.pt", weights_only=True) for r in range(2)]
+    assert ranks[0].keys() == ranks[1].keys() and all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+    assert torch.load(two_ranks / "diffusion" / "train_state.pt", weights_only=True)["step"] == 4
 
 
 def test_the_global_batch_must_split_evenly(monkeypatch) -> None:
