@@ -38,6 +38,13 @@ class HeatmapNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Maps at half the input resolution (H and W must be divisible by 8)."""
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The maps and the encoder's bottleneck features (B, widths[2], H/8, W/8).
+
+        The bottleneck is what a domain classifier reads (``perception/domain_adaptation.py``).
+        """
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise ConfigError(f"HeatmapNet needs H and W divisible by 8, got {tuple(x.shape[-2:])}")
         d1 = self.down1(x)
@@ -45,7 +52,7 @@ class HeatmapNet(nn.Module):
         d3 = self.down3(d2)
         u2 = self.up2(torch.cat([nn.functional.interpolate(d3, scale_factor=2.0), d2], dim=1))
         u1 = self.up1(torch.cat([nn.functional.interpolate(u2, scale_factor=2.0), d1], dim=1))
-        return self.head(u1)
+        return self.head(u1), d3
 
 
 @dataclass(frozen=True)

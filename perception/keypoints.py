@@ -144,6 +144,16 @@ class KeypointModel:
                 "state_dict": self.net.state_dict()}
 
 
+def target_maps(model: "KeypointModel", scenes: Mapping[str, np.ndarray], batch: np.ndarray,
+                sigma: float) -> torch.Tensor:
+    """Gaussian target maps (B, names, H/2, W/2) of the scenes ``batch``, one map per keypoint name."""
+    h, w = scenes["image_depth"].shape[1] // 2, scenes["image_depth"].shape[2] // 2
+    slots = [[k for k, n in enumerate(model.names) if n == name] for name in model.unique]
+    kps = scenes["keypoints_px"]
+    maps = [np.stack([gaussian_maps(kps[i][s], (h, w), sigma) for s in slots]) for i in batch]
+    return torch.from_numpy(np.stack(maps))
+
+
 def fit_keypoints(names: Sequence[str], train: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray],
                   config: HeatmapTrainConfig, log: Callable | None = None,
                   progress: bool = True) -> tuple[KeypointModel, list[dict]]:
@@ -152,16 +162,10 @@ def fit_keypoints(names: Sequence[str], train: Mapping[str, np.ndarray], val: Ma
     depth = train["image_depth"]
     model = KeypointModel(names, ImageNormalization(float(depth.mean()), float(depth.std() + 1e-6)),
                           config.widths)
-    h, w = depth.shape[1] // 2, depth.shape[2] // 2
-
-    def targets(i: int) -> np.ndarray:
-        kp = train["keypoints_px"][i]
-        return np.stack([gaussian_maps(kp[[k for k, n in enumerate(model.names) if n == name]], (h, w),
-                                       config.sigma) for name in model.unique])
 
     def loss(batch: np.ndarray) -> torch.Tensor:
         logits = model.net(model.norm.inputs(train["image_rgb"][batch], train["image_depth"][batch]))
-        return heatmap_loss(logits, torch.from_numpy(np.stack([targets(i) for i in batch])))
+        return heatmap_loss(logits, target_maps(model, train, batch, config.sigma))
 
     history = fit_loop(model.net, config, loss, len(depth), lambda: evaluate_keypoints(model, val), log,
                        progress, "keypoints")

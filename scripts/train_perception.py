@@ -4,6 +4,8 @@
     python scripts/train_perception.py data=<folder> task=keypoints           # heatmap keypoints
     python scripts/train_perception.py data=<folder> task=detector            # CenterNet-style boxes
     python scripts/train_perception.py data=<folder> train.steps=200          # a quick check
+    python scripts/train_perception.py data=<mujoco scenes> task=keypoints \
+        adversarial.target=<pybullet scenes>     # domain-adversarial: unlabelled target images
 
 Trains on ``train.npz`` with a progress bar and TensorBoard (``tb/``), validates on ``val.npz``,
 reports the held-out ``test.npz`` scenes in ``metrics.json`` and saves ``checkpoint.pt`` (weights,
@@ -29,6 +31,7 @@ from dataset.atomic import atomic_write_bytes
 from envs.cameras import CameraParams
 from envs.errors import ConfigError
 from perception.detector import evaluate_detector, fit_detector
+from perception.domain_adaptation import AdversarialConfig, fit_keypoints_adversarial
 from perception.keypoints import HeatmapTrainConfig, evaluate_keypoints, evaluate_lifting, fit_keypoints
 from perception.pointcloud import CloudConfig
 from perception.pointnet import PointNetConfig
@@ -71,9 +74,21 @@ def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[
         raise ConfigError(f"{cfg.data} has no images: render it with scripts/make_perception_data.py "
                           "image_camera=top")
     config = HeatmapTrainConfig(**plain(cfg.heatmap))
-    if cfg.task == "keypoints":
+    adversarial = plain(cfg.adversarial)
+    target = adversarial.pop("target", None)
+    if target and cfg.task != "keypoints":
+        raise ConfigError(f"adversarial.target is supported for task=keypoints only, got task={cfg.task!r}")
+    if cfg.task == "keypoints" and target:
+        # unlabelled target scenes: only the train split's images are read, never its keypoints
+        unlabelled = load_split(Path(target), "train")
+        images = {k: unlabelled[k] for k in ("image_rgb", "image_depth")}
+        model, history = fit_keypoints_adversarial(meta["keypoint_names"], splits["train"], splits["val"],
+                                                   images, config, AdversarialConfig(**adversarial),
+                                                   log=log_scalars)
+    elif cfg.task == "keypoints":
         model, history = fit_keypoints(meta["keypoint_names"], splits["train"], splits["val"], config,
                                        log=log_scalars)
+    if cfg.task == "keypoints":
         m = evaluate_keypoints(model, splits["test"])
         m["lifted_error_m"] = evaluate_lifting(model, splits["test"], camera_params(meta))
         line = (f"keypoints on held-out scenes: PCK@3px {m['pck@3px']:.3f} (by name {m['pck@3px_by_name']}), "

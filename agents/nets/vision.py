@@ -3,13 +3,16 @@
 Shapes: images come in as uint8 (B, H, W, 3), as cameras give them; features go out as
 (B, 2K): the expected (x, y) image coordinates, in [-1, 1], of K learned keypoints (Levine et al.
 2016, "End-to-end training of deep visuomotor policies"). An optional spatial transformer
-(Jaderberg et al. 2015) first warps the image by a learned affine map, initialized to identity.
+(Jaderberg et al. 2015, ``perception/spatial_transformer.py``) first warps the image by a learned
+affine map, initialized to identity.
 Random-shift augmentation (Kostrikov et al. 2020, DrQ) is applied while training only.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from perception.spatial_transformer import SpatialTransformer
 
 
 class SpatialSoftmax(nn.Module):
@@ -29,25 +32,6 @@ class SpatialSoftmax(nn.Module):
                                 torch.linspace(-1, 1, w, device=maps.device), indexing="ij")
         grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)  # (H*W, 2)
         return (weights @ grid).reshape(b, 2 * k)
-
-
-class SpatialTransformer(nn.Module):
-    """Warps (B, 3, H, W) images by a learned per-image affine map, starting at the identity."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.locate = nn.Sequential(
-            nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Linear(8 * 16, 6))
-        nn.init.zeros_(self.locate[-1].weight)
-        with torch.no_grad():
-            self.locate[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """The warped images, same shape."""
-        theta = self.locate(images).reshape(-1, 2, 3)
-        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
 
 
 class ImageEncoder(nn.Module):

@@ -1,0 +1,107 @@
+"""Gradient reversal and domain-adversarial keypoint training (perception/domain_adaptation.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from envs.errors import ConfigError
+from perception.domain_adaptation import (
+    AdversarialConfig,
+    AdversarialKeypointLoss,
+    DomainClassifier,
+    GradientReversal,
+    fit_keypoints_adversarial,
+    reverse_gradient,
+)
+from perception.heatmap import ImageNormalization
+from perception.keypoints import HeatmapTrainConfig, KeypointModel
+from tests.test_keypoints_detector import squares
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.5, 1.0, 3.0])
+def test_gradient_reversal_is_identity_forward_and_negates_backward(scale: float) -> None:
+    x = torch.randn(4, 3, requires_grad=True)
+    y = GradientReversal(scale)(x)
+    assert torch.equal(y, x)
+    upstream = torch.randn(4, 3)
+    y.backward(upstream)
+    assert torch.allclose(x.grad, -scale * upstream)
+    # the function form, inside a longer graph: d/dx of sum(reverse(x)^2) = -scale * 2x
+    x2 = torch.randn(5, requires_grad=True)
+    (reverse_gradient(x2, scale) ** 2).sum().backward()
+    assert torch.allclose(x2.grad, -scale * 2 * x2.detach())
+
+
+def test_bad_configs_fail_with_the_value() -> None:
+    with pytest.raises(ConfigError, match="-1"):
+        GradientReversal(-1.0)
+    with pytest.raises(ConfigError, match="weight.*-0.5"):
+        AdversarialConfig(weight=-0.5)
+    with pytest.raises(ConfigError, match="target_fraction"):
+        AdversarialConfig(target_fraction=0)
+    ramp = AdversarialConfig(weight=0.4)
+    assert ramp.scale(0.0) == 0.0 and ramp.scale(1.0) == pytest.approx(0.4, abs=1e-4)
+
+
+def test_domain_classifier_pushes_the_encoder_the_other_way() -> None:
+    """The classifier's own weights descend its loss; the features it reads get the reversed gradient."""
+    torch.manual_seed(0)
+    features = torch.randn(6, 8, 3, 3, requires_grad=True)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1], dtype=torch.float32)
+    clf = DomainClassifier(8, hidden=8, scale=1.0)
+    torch.nn.functional.binary_cross_entropy_with_logits(clf(features), labels).backward()
+    reversed_grad = features.grad.clone()
+    features.grad = None
+    clf.reversal.scale = 0.0
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(clf.net(features).squeeze(-1), labels)
+    plain.backward()
+    assert torch.allclose(reversed_grad, -features.grad)
+
+
+def shifted(scenes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same kind of scenes in another "renderer": darker background, brighter squares."""
+    rgb = scenes["image_rgb"].astype(np.int16)
+    background = (scenes["image_segmentation"] == 0)[..., None]
+    rgb = np.where(background, rgb - 60, np.minimum(rgb + 20, 255))
+    return {**scenes, "image_rgb": rgb.clip(0, 255).astype(np.uint8)}
+
+
+def test_adversarial_step_runs_and_reduces_its_loss_on_a_tiny_set() -> None:
+    torch.manual_seed(0)
+    source, target = squares(8, seed=1), shifted(squares(8, seed=2))
+    names = ["corner"] * 4 + ["centre"]
+    config = HeatmapTrainConfig(steps=60, batch_size=4, lr=5e-3, widths=[8, 8, 16], sigma=1.0, eval_every=60)
+    model = KeypointModel(names, ImageNormalization(0.99, 0.01), config.widths)
+    clf = DomainClassifier(16, hidden=16)
+    loss = AdversarialKeypointLoss(model, clf, source, target, config, AdversarialConfig(weight=0.3))
+    opt = torch.optim.Adam([*model.net.parameters(), *clf.parameters()], lr=config.lr)
+    batch = np.arange(4)
+    values, parts = [], []
+    for _ in range(config.steps):
+        value = loss(batch)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        values.append(float(value.detach()))
+        parts.append(loss.last)
+    assert set(parts[0]) == {"keypoint_loss", "domain_loss", "domain_accuracy", "reversal_scale"}
+    assert parts[0]["reversal_scale"] == 0.0 and parts[-1]["reversal_scale"] > 0.25
+    # the total falls; its keypoint part (the labelled source) most, the domain part stays near log 2
+    assert np.mean(values[-5:]) < 0.85 * np.mean(values[:5])
+    assert parts[-1]["keypoint_loss"] < 0.5 * parts[0]["keypoint_loss"]
+    assert 0.3 < parts[-1]["domain_loss"] < 1.0
+
+
+def test_fit_keypoints_adversarial_returns_a_working_model() -> None:
+    source, target = squares(12, seed=3), shifted(squares(12, seed=4))
+    names = ["corner"] * 4 + ["centre"]
+    config = HeatmapTrainConfig(steps=40, batch_size=4, lr=5e-3, widths=[8, 8, 16], sigma=1.0, eval_every=40)
+    logged = []
+    model, history = fit_keypoints_adversarial(names, source, source, target, config, AdversarialConfig(),
+                                               log=lambda step, s: logged.append(s), progress=False)
+    assert len(history) == 1 and 0.0 <= history[0]["pck@3px"] <= 1.0
+    assert "domain_loss" in logged[0]
+    pred, _ = model.predict(target["image_rgb"][:2], target["image_depth"][:2])
+    assert pred.shape == (2, 5, 2)
