@@ -1,0 +1,103 @@
+r"""The renderer gap of the heatmap keypoints, both ways, and how much each remedy recovers.
+
+    python scripts/experiments/renderer_gap.py --runs runs/train_perception \\
+        --mujoco runs/perception_data/mj --pybullet runs/perception_data/pb
+
+Expects six keypoint runs of ``scripts/train_perception.py task=keypoints`` under ``--runs``
+(docs/results.md gives the commands): ``kp_mj`` and ``kp_pb`` (plain, trained on one renderer's
+scenes), ``kp_mj_dr`` and ``kp_pb_dr`` (trained on scenes rendered with ``randomization=sim2real``),
+``kp_mj_adv`` and ``kp_pb_adv`` (domain-adversarial, ``adversarial.target=`` the other renderer's
+unlabelled train images). Every checkpoint is scored on both renderers' held-out test scenes
+(nominal, no randomization). For source -> target, the *drop* is how much worse the plain source
+model is on the target than the model trained on the target's own labels (the ceiling), and a
+remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it. Writes
+docs/results/renderer_gap.{json,md}.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dataset.atomic import atomic_write_text
+from envs.cameras import CameraParams
+from perception.keypoints import evaluate_keypoints, evaluate_lifting, load_keypoints
+
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
+SHORT = {"mujoco": "mj", "pybullet": "pb"}
+REMEDIES = {"none": "", "domain randomization": "_dr", "domain-adversarial": "_adv"}
+
+
+def scenes(folder: Path) -> tuple[dict[str, np.ndarray], CameraParams]:
+    """A scene set's test split and its (nominal) camera."""
+    with np.load(folder / "test.npz") as f:
+        test = {k: f[k] for k in f.files}
+    p = json.loads((folder / "meta.json").read_text())["camera_params"]
+    params = CameraParams(np.asarray(p["intrinsics"]), np.asarray(p["extrinsics"]), p["width"], p["height"],
+                          p["near"], p["far"])
+    return test, params
+
+
+def score(checkpoint: Path, test: dict, params: CameraParams) -> dict[str, float]:
+    """PCK@1px, PCK@3px, mean pixel error and the mean lifted 3-D error (mm, over keypoint names)."""
+    model, _ = load_keypoints(str(checkpoint))
+    m = evaluate_keypoints(model, test)
+    lifted = evaluate_lifting(model, test, params)
+    return {"pck@1px": m["pck@1px"], "pck@3px": m["pck@3px"], "mean_error_px": m["mean_error_px"],
+            "lifted_mm": float(np.mean(list(lifted.values()))) * 1000,
+            "lifted_mm_by_name": {k: v * 1000 for k, v in lifted.items()}}
+
+
+def recovered(remedy: float, plain: float, ceiling: float) -> float:
+    """Percent of the drop (ceiling - plain) that the remedy closes (negative: it widened the gap)."""
+    return 100.0 * (remedy - plain) / (ceiling - plain)
+
+
+def main() -> None:
+    """Score every checkpoint on both renderers and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--mujoco", type=Path, required=True, help="MuJoCo scene folder (test split)")
+    parser.add_argument("--pybullet", type=Path, required=True, help="PyBullet scene folder (test split)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = {"mujoco": scenes(args.mujoco), "pybullet": scenes(args.pybullet)}
+    scores: dict[str, dict[str, dict]] = {}
+    for source in ("mujoco", "pybullet"):
+        for suffix in REMEDIES.values():
+            run = f"kp_{SHORT[source]}{suffix}"
+            scores[run] = {on: score(args.runs / run / "checkpoint.pt", *data[on]) for on in data}
+            print(run, {on: round(s["pck@1px"], 3) for on, s in scores[run].items()})
+    rows = []
+    for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
+        plain = scores[f"kp_{SHORT[source]}"][target]
+        ceiling = scores[f"kp_{SHORT[target]}"][target]
+        for remedy, suffix in REMEDIES.items():
+            s = scores[f"kp_{SHORT[source]}{suffix}"]
+            rows.append({"source": source, "target": target, "remedy": remedy, "on_source": s[source],
+                         "on_target": s[target], "ceiling": ceiling,
+                         "recovered_pck1_pct": None if remedy == "none" else
+                         recovered(s[target]["pck@1px"], plain["pck@1px"], ceiling["pck@1px"]),
+                         "recovered_lifted_pct": None if remedy == "none" else
+                         recovered(s[target]["lifted_mm"], plain["lifted_mm"], ceiling["lifted_mm"])})
+    args.results.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.results / "renderer_gap.json",
+                      json.dumps({"scores": scores, "rows": rows}, indent=1) + "\n")
+    pct = lambda v: "" if v is None else f"{v:+.0f}%"  # noqa: E731
+    lines = ["| source -> target | remedy | PCK@1px on source | PCK@1px on target (ceiling) | recovered | "
+             "3-D error on target, mm (ceiling) | recovered |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['source']} -> {r['target']} | {r['remedy']} | {r['on_source']['pck@1px']:.3f} | "
+                     f"{r['on_target']['pck@1px']:.3f} ({r['ceiling']['pck@1px']:.3f}) | "
+                     f"{pct(r['recovered_pck1_pct'])} | {r['on_target']['lifted_mm']:.1f} "
+                     f"({r['ceiling']['lifted_mm']:.1f}) | {pct(r['recovered_lifted_pct'])} |")
+    atomic_write_text(args.results / "renderer_gap.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
