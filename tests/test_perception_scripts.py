@@ -68,3 +68,17 @@ def test_train_py_composes_the_pointnet_perception(perception_run) -> None:
            f"hydra.run.dir={tmp}/bc"))
     metrics = json.loads((tmp / "bc" / "metrics.json").read_text())
     assert metrics["perception"]["name"] == "pointnet"
+
+
+def test_train_perception_domain_adversarial_keypoints(perception_run) -> None:
+    """task=keypoints adversarial.target=<scenes>: the target's images join training; a plain checkpoint."""
+    tmp = perception_run
+    heat = ["heatmap.steps=2", "heatmap.eval_every=2", "heatmap.batch_size=2", "heatmap.widths=[4,4,8]"]
+    ok(run("train_perception.py", "task=keypoints", f"data={tmp}/data", *heat,
+           f"adversarial.target={tmp}/data", "adversarial.hidden=8", f"hydra.run.dir={tmp}/adversarial"))
+    ckpt = torch.load(tmp / "adversarial" / "checkpoint.pt", weights_only=True)
+    assert ckpt["format"] == "roboloop.perception.keypoints" and ckpt["widths"] == [4, 4, 8]
+    assert "pck@1px" in json.loads((tmp / "adversarial" / "metrics.json").read_text())["test"]
+    proc = run("train_perception.py", "task=detector", f"data={tmp}/data", *heat,
+               f"adversarial.target={tmp}/data", f"hydra.run.dir={tmp}/adversarial_detector")
+    assert proc.returncode != 0 and "task=keypoints only" in proc.stderr
