@@ -161,3 +161,26 @@ def fit_keypoints_adversarial(names: Sequence[str], source: Mapping[str, np.ndar
     history = fit_loop(both, config, loss, len(source["image_depth"]), lambda: evaluate_keypoints(model, val),
                        log_parts, progress, "keypoints (adversarial)")
     return model, history
+
+
+@torch.no_grad()
+def adapt_batch_norm(model: KeypointModel, rgb: np.ndarray, depth: np.ndarray, batch_size: int = 32) -> None:
+    """AdaBN (Li et al., 2016): re-estimate every batch norm's statistics on unlabelled target images.
+
+    No weight changes: each ``BatchNorm2d`` forgets its running mean and variance and takes the
+    cumulative average over ``rgb`` (N, H, W, 3) / ``depth`` (N, H, W), in batches of ``batch_size``.
+    The model is left in eval mode.
+    """
+    norms = [m for m in model.net.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch counts equally
+    model.net.train()
+    try:
+        for i in range(0, len(rgb), batch_size):
+            model.net(model.norm.inputs(rgb[i:i + batch_size], depth[i:i + batch_size]))
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+        model.net.eval()

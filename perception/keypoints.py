@@ -40,6 +40,8 @@ class HeatmapTrainConfig:
     sigma: float = 1.5  # Gaussian target width, input pixels
     eval_every: int = 500  # steps between validation passes
     seed: int = 0  # torch / numpy seed
+    depth_center: float | None = None  # depth normalization (keypoints); None: the train depth's mean
+    depth_scale: float | None = None  # None: the train depth's std (a few far pixels can inflate it)
 
     def __post_init__(self) -> None:
         """Validate values so a bad config fails before any work is done."""
@@ -49,6 +51,8 @@ class HeatmapTrainConfig:
         for name in ("steps", "batch_size", "lr", "sigma", "eval_every"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"HeatmapTrainConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.depth_scale is not None and self.depth_scale <= 0:
+            raise ConfigError(f"HeatmapTrainConfig.depth_scale must be > 0 or null, got {self.depth_scale}")
 
 
 def channels(names: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -160,8 +164,9 @@ def fit_keypoints(names: Sequence[str], train: Mapping[str, np.ndarray], val: Ma
     """Train a keypoint model on a scene set; returns it and its validation history."""
     torch.manual_seed(config.seed)
     depth = train["image_depth"]
-    model = KeypointModel(names, ImageNormalization(float(depth.mean()), float(depth.std() + 1e-6)),
-                          config.widths)
+    center = float(depth.mean()) if config.depth_center is None else config.depth_center
+    scale = float(depth.std() + 1e-6) if config.depth_scale is None else config.depth_scale
+    model = KeypointModel(names, ImageNormalization(center, scale), config.widths)
 
     def loss(batch: np.ndarray) -> torch.Tensor:
         logits = model.net(model.norm.inputs(train["image_rgb"][batch], train["image_depth"][batch]))

@@ -10,6 +10,7 @@ from perception.domain_adaptation import (
     AdversarialKeypointLoss,
     DomainClassifier,
     GradientReversal,
+    adapt_batch_norm,
     fit_keypoints_adversarial,
     reverse_gradient,
 )
@@ -105,3 +106,22 @@ def test_fit_keypoints_adversarial_returns_a_working_model() -> None:
     assert "domain_loss" in logged[0]
     pred, _ = model.predict(target["image_rgb"][:2], target["image_depth"][:2])
     assert pred.shape == (2, 5, 2)
+
+
+def test_adapt_batch_norm_takes_the_target_statistics_and_keeps_the_weights() -> None:
+    torch.manual_seed(0)
+    names = ["corner"] * 4 + ["centre"]
+    model = KeypointModel(names, ImageNormalization(0.99, 0.01), [8, 8, 16])
+    target = shifted(squares(10, seed=5))
+    weights = {k: v.clone() for k, v in model.net.state_dict().items()
+               if "running" not in k and "num_batches" not in k}
+    adapt_batch_norm(model, target["image_rgb"], target["image_depth"], batch_size=4)
+    first_conv, first_bn = model.net.down1[0][0], model.net.down1[0][1]
+    with torch.no_grad():
+        x = first_conv(model.norm.inputs(target["image_rgb"], target["image_depth"]))
+    # batches of 4, 4, 2 averaged equally: the mean of per-batch means
+    means = torch.stack([x[i:i + 4].mean(dim=(0, 2, 3)) for i in (0, 4, 8)]).mean(0)
+    assert torch.allclose(first_bn.running_mean, means, atol=1e-5)
+    assert first_bn.momentum == 0.1 and not model.net.training
+    after = model.net.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in weights.items())

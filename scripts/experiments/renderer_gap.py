@@ -10,8 +10,9 @@ scenes), ``kp_mj_dr`` and ``kp_pb_dr`` (trained on scenes rendered with ``random
 unlabelled train images). Every checkpoint is scored on both renderers' held-out test scenes
 (nominal, no randomization). For source -> target, the *drop* is how much worse the plain source
 model is on the target than the model trained on the target's own labels (the ceiling), and a
-remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it. Writes
-docs/results/renderer_gap.{json,md}.
+remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it. ``--use kp_pb=kp_pb_s1`` takes
+another run dir for a role (e.g. another seed); ``--also <run>`` scores more runs into the json
+only. Writes docs/results/renderer_gap.{json,md}.
 """
 
 import argparse
@@ -62,23 +63,29 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--mujoco", type=Path, required=True, help="MuJoCo scene folder (test split)")
     parser.add_argument("--pybullet", type=Path, required=True, help="PyBullet scene folder (test split)")
+    parser.add_argument("--use", action="append", default=[], metavar="ROLE=RUN",
+                        help="run dir under --runs for a role (kp_mj, kp_pb_dr, ...)")
+    parser.add_argument("--also", action="append", default=[], metavar="RUN", help="score into the json too")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    use = dict(item.split("=", 1) for item in args.use)
     torch.set_num_threads(1)
     data = {"mujoco": scenes(args.mujoco), "pybullet": scenes(args.pybullet)}
     scores: dict[str, dict[str, dict]] = {}
-    for source in ("mujoco", "pybullet"):
-        for suffix in REMEDIES.values():
-            run = f"kp_{SHORT[source]}{suffix}"
-            scores[run] = {on: score(args.runs / run / "checkpoint.pt", *data[on]) for on in data}
-            print(run, {on: round(s["pck@1px"], 3) for on, s in scores[run].items()})
+    roles = [f"kp_{SHORT[source]}{suffix}" for source in SHORT for suffix in REMEDIES.values()]
+    for role in [*roles, *args.also]:
+        run = use.get(role, role)
+        checkpoint = args.runs / run / "checkpoint.pt"
+        scores[role] = {"run": run, **{on: score(checkpoint, *data[on]) for on in data}}
+        print(role, run, {on: round(scores[role][on]["pck@1px"], 3) for on in data})
     rows = []
     for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
         plain = scores[f"kp_{SHORT[source]}"][target]
         ceiling = scores[f"kp_{SHORT[target]}"][target]
         for remedy, suffix in REMEDIES.items():
             s = scores[f"kp_{SHORT[source]}{suffix}"]
-            rows.append({"source": source, "target": target, "remedy": remedy, "on_source": s[source],
+            rows.append({"source": source, "target": target, "remedy": remedy, "run": s["run"],
+                         "on_source": s[source],
                          "on_target": s[target], "ceiling": ceiling,
                          "recovered_pck1_pct": None if remedy == "none" else
                          recovered(s[target]["pck@1px"], plain["pck@1px"], ceiling["pck@1px"]),
@@ -88,10 +95,12 @@ def main() -> None:
     atomic_write_text(args.results / "renderer_gap.json",
                       json.dumps({"scores": scores, "rows": rows}, indent=1) + "\n")
     pct = lambda v: "" if v is None else f"{v:+.0f}%"  # noqa: E731
-    lines = ["| source -> target | remedy | PCK@1px on source | PCK@1px on target (ceiling) | recovered | "
-             "3-D error on target, mm (ceiling) | recovered |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| source -> target | remedy (run) | PCK@1px on source | PCK@1px on target (ceiling) "
+             "| recovered | 3-D error on target, mm (ceiling) | recovered |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['source']} -> {r['target']} | {r['remedy']} | {r['on_source']['pck@1px']:.3f} | "
+        lines.append(f"| {r['source']} -> {r['target']} | {r['remedy']} ({r['run']}) | "
+                     f"{r['on_source']['pck@1px']:.3f} | "
                      f"{r['on_target']['pck@1px']:.3f} ({r['ceiling']['pck@1px']:.3f}) | "
                      f"{pct(r['recovered_pck1_pct'])} | {r['on_target']['lifted_mm']:.1f} "
                      f"({r['ceiling']['lifted_mm']:.1f}) | {pct(r['recovered_lifted_pct'])} |")
