@@ -7,12 +7,14 @@ Expects six keypoint runs of ``scripts/train_perception.py task=keypoints`` unde
 (docs/results.md gives the commands): ``kp_mj`` and ``kp_pb`` (plain, trained on one renderer's
 scenes), ``kp_mj_dr`` and ``kp_pb_dr`` (trained on scenes rendered with ``randomization=sim2real``),
 ``kp_mj_adv`` and ``kp_pb_adv`` (domain-adversarial, ``adversarial.target=`` the other renderer's
-unlabelled train images). Every checkpoint is scored on both renderers' held-out test scenes
-(nominal, no randomization). For source -> target, the *drop* is how much worse the plain source
-model is on the target than the model trained on the target's own labels (the ceiling), and a
-remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it. ``--use kp_pb=kp_pb_s1`` takes
-another run dir for a role (e.g. another seed); ``--also <run>`` scores more runs into the json
-only. Writes docs/results/renderer_gap.{json,md}.
+unlabelled train images). A fourth remedy needs no training: AdaBN, the plain source model with
+its batch-norm statistics re-estimated on the target's unlabelled train images
+(``perception/domain_adaptation.py: adapt_batch_norm``). Every checkpoint is scored on both
+renderers' held-out test scenes (nominal, no randomization). For source -> target, the *drop* is
+how much worse the plain source model is on the target than the model trained on the target's
+own labels (the ceiling), and a remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it.
+``--use kp_pb=kp_pb_s1`` takes another run dir for a role (e.g. another seed); ``--also <run>``
+scores more runs into the json only. Writes docs/results/renderer_gap.{json,md}.
 """
 
 import argparse
@@ -24,11 +26,13 @@ import torch
 
 from dataset.atomic import atomic_write_text
 from envs.cameras import CameraParams
+from perception.domain_adaptation import adapt_batch_norm
 from perception.keypoints import evaluate_keypoints, evaluate_lifting, load_keypoints
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 SHORT = {"mujoco": "mj", "pybullet": "pb"}
-REMEDIES = {"none": "", "domain randomization": "_dr", "domain-adversarial": "_adv"}
+REMEDIES = {"none": "", "domain randomization": "_dr", "domain-adversarial": "_adv", "AdaBN": "+adabn"}
+TRAINED = ("", "_dr", "_adv")
 
 
 def scenes(folder: Path) -> tuple[dict[str, np.ndarray], CameraParams]:
@@ -41,9 +45,21 @@ def scenes(folder: Path) -> tuple[dict[str, np.ndarray], CameraParams]:
     return test, params
 
 
-def score(checkpoint: Path, test: dict, params: CameraParams) -> dict[str, float]:
-    """PCK@1px, PCK@3px, mean pixel error and the mean lifted 3-D error (mm, over keypoint names)."""
+def train_images(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A scene set's unlabelled train images (rgb, depth)."""
+    with np.load(folder / "train.npz") as f:
+        return f["image_rgb"], f["image_depth"]
+
+
+def score(checkpoint: Path, test: dict, params: CameraParams,
+          adapt: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """PCK@1px, PCK@3px, mean pixel error and the mean lifted 3-D error (mm, over keypoint names).
+
+    With ``adapt`` (rgb, depth), the model's batch norms first take those images' statistics.
+    """
     model, _ = load_keypoints(str(checkpoint))
+    if adapt is not None:
+        adapt_batch_norm(model, *adapt)
     m = evaluate_keypoints(model, test)
     lifted = evaluate_lifting(model, test, params)
     return {"pck@1px": m["pck@1px"], "pck@3px": m["pck@3px"], "mean_error_px": m["mean_error_px"],
@@ -72,12 +88,19 @@ def main() -> None:
     torch.set_num_threads(1)
     data = {"mujoco": scenes(args.mujoco), "pybullet": scenes(args.pybullet)}
     scores: dict[str, dict[str, dict]] = {}
-    roles = [f"kp_{SHORT[source]}{suffix}" for source in SHORT for suffix in REMEDIES.values()]
+    roles = [f"kp_{SHORT[source]}{suffix}" for source in SHORT for suffix in TRAINED]
     for role in [*roles, *args.also]:
         run = use.get(role, role)
         checkpoint = args.runs / run / "checkpoint.pt"
         scores[role] = {"run": run, **{on: score(checkpoint, *data[on]) for on in data}}
         print(role, run, {on: round(scores[role][on]["pck@1px"], 3) for on in data})
+    folders = {"mujoco": args.mujoco, "pybullet": args.pybullet}
+    for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
+        plain = f"kp_{SHORT[source]}"
+        run = scores[plain]["run"]
+        adapt = train_images(folders[target])
+        scores[f"{plain}+adabn"] = {"run": f"{run} + AdaBN", **{
+            on: score(args.runs / run / "checkpoint.pt", *data[on], adapt=adapt) for on in data}}
     rows = []
     for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
         plain = scores[f"kp_{SHORT[source]}"][target]
