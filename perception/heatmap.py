@@ -57,17 +57,25 @@ class HeatmapNet(nn.Module):
 
 @dataclass(frozen=True)
 class ImageNormalization:
-    """rgb enters as ``rgb / 255 - 0.5`` and depth as ``(depth - depth_center) / depth_scale``."""
+    """rgb enters as ``rgb / 255 - 0.5`` and depth as ``(depth - depth_center) / depth_scale``.
+
+    With ``depth_max``, depth is first clipped to it (pixels past the workspace, e.g. a jittered
+    camera seeing beyond the table, then do not dominate the input).
+    """
 
     depth_center: float
     depth_scale: float
+    depth_max: float | None = None
 
     def inputs(self, rgb: np.ndarray, depth: np.ndarray) -> torch.Tensor:
         """Images (B, H, W, 3) uint8 and depth (B, H, W) metres -> (B, 4, H, W) float32."""
         if rgb.shape[:-1] != depth.shape or rgb.shape[-1] != 3:
             raise ConfigError(f"rgb {rgb.shape} and depth {depth.shape} must be (B, H, W, 3) and (B, H, W) "
                               "from the same camera")
-        d = (np.asarray(depth, np.float32) - self.depth_center) / self.depth_scale
+        d = np.asarray(depth, np.float32)
+        if self.depth_max is not None:
+            d = np.minimum(d, self.depth_max)
+        d = (d - self.depth_center) / self.depth_scale
         x = np.concatenate([np.asarray(rgb, np.float32) / 255.0 - 0.5, d[..., None]], axis=-1)
         return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 

@@ -42,6 +42,7 @@ class HeatmapTrainConfig:
     seed: int = 0  # torch / numpy seed
     depth_center: float | None = None  # depth normalization (keypoints); None: the train depth's mean
     depth_scale: float | None = None  # None: the train depth's std (a few far pixels can inflate it)
+    depth_max: float | None = None  # clip depth to this (metres) before normalizing; None: no clipping
 
     def __post_init__(self) -> None:
         """Validate values so a bad config fails before any work is done."""
@@ -51,8 +52,9 @@ class HeatmapTrainConfig:
         for name in ("steps", "batch_size", "lr", "sigma", "eval_every"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"HeatmapTrainConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.depth_scale is not None and self.depth_scale <= 0:
-            raise ConfigError(f"HeatmapTrainConfig.depth_scale must be > 0 or null, got {self.depth_scale}")
+        for name in ("depth_scale", "depth_max"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"HeatmapTrainConfig.{name} must be > 0 or null, got {getattr(self, name)}")
 
 
 def channels(names: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -164,9 +166,11 @@ def fit_keypoints(names: Sequence[str], train: Mapping[str, np.ndarray], val: Ma
     """Train a keypoint model on a scene set; returns it and its validation history."""
     torch.manual_seed(config.seed)
     depth = train["image_depth"]
+    if config.depth_max is not None:
+        depth = np.minimum(depth, config.depth_max)
     center = float(depth.mean()) if config.depth_center is None else config.depth_center
     scale = float(depth.std() + 1e-6) if config.depth_scale is None else config.depth_scale
-    model = KeypointModel(names, ImageNormalization(center, scale), config.widths)
+    model = KeypointModel(names, ImageNormalization(center, scale, config.depth_max), config.widths)
 
     def loss(batch: np.ndarray) -> torch.Tensor:
         logits = model.net(model.norm.inputs(train["image_rgb"][batch], train["image_depth"][batch]))

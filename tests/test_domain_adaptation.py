@@ -125,3 +125,15 @@ def test_adapt_batch_norm_takes_the_target_statistics_and_keeps_the_weights() ->
     assert first_bn.momentum == 0.1 and not model.net.training
     after = model.net.state_dict()
     assert all(torch.equal(after[k], v) for k, v in weights.items())
+
+
+def test_depth_clipping_keeps_far_pixels_from_dominating() -> None:
+    """Randomized cameras see past the table (depth at the far plane); depth_max clips them."""
+    rgb, depth = np.zeros((1, 8, 8, 3), np.uint8), np.full((1, 8, 8), 0.8, np.float32)
+    depth[0, 0, 0] = 3.0
+    x = ImageNormalization(0.8, 0.01, depth_max=1.0).inputs(rgb, depth)
+    assert float(x[0, 3, 0, 0]) == pytest.approx(20.0) and float(x[0, 3, 4, 4]) == pytest.approx(0.0)
+    old = ImageNormalization(**{"depth_center": 0.8, "depth_scale": 0.01})  # a checkpoint from before
+    assert old.depth_max is None and float(old.inputs(rgb, depth)[0, 3, 0, 0]) == pytest.approx(220.0)
+    with pytest.raises(ConfigError, match="depth_max.*-1"):
+        HeatmapTrainConfig(depth_max=-1.0)
