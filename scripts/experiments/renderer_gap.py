@@ -14,7 +14,7 @@ renderers' held-out test scenes (nominal, no randomization). For source -> targe
 how much worse the plain source model is on the target than the model trained on the target's
 own labels (the ceiling), and a remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it.
 ``--use kp_pb=kp_pb_s1`` takes another run dir for a role (e.g. another seed); ``--also <run>``
-scores more runs into the json only. Writes docs/results/renderer_gap.{json,md}.
+scores more runs into the json only (key ``also:<run>``). Writes docs/results/renderer_gap.{json,md}.
 """
 
 import argparse
@@ -89,11 +89,11 @@ def main() -> None:
     data = {"mujoco": scenes(args.mujoco), "pybullet": scenes(args.pybullet)}
     scores: dict[str, dict[str, dict]] = {}
     roles = [f"kp_{SHORT[source]}{suffix}" for source in SHORT for suffix in TRAINED]
-    for role in [*roles, *args.also]:
-        run = use.get(role, role)
+    jobs = [(role, use.get(role, role)) for role in roles] + [(f"also:{run}", run) for run in args.also]
+    for key, run in jobs:
         checkpoint = args.runs / run / "checkpoint.pt"
-        scores[role] = {"run": run, **{on: score(checkpoint, *data[on]) for on in data}}
-        print(role, run, {on: round(scores[role][on]["pck@1px"], 3) for on in data})
+        scores[key] = {"run": run, **{on: score(checkpoint, *data[on]) for on in data}}
+        print(key, run, {on: round(scores[key][on]["pck@1px"], 3) for on in data})
     folders = {"mujoco": args.mujoco, "pybullet": args.pybullet}
     for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
         plain = f"kp_{SHORT[source]}"
