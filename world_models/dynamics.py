@@ -15,6 +15,7 @@ linear system is fit to float32 precision and the MLP only learns what is not li
 Shapes: E members, B batch, Ds state dim, Da action dim, Dy = Ds (+1 with a learned reward).
 """
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from envs.errors import ConfigError
 
 KINDS = ("ensemble", "mlp")
 INPUT_CLIP = 10.0  # normalized inputs are clipped to +-this: a plan that leaves the data cannot explode
-RIDGE = 1e-4  # per-sample ridge of the linear part's least squares (directions the data never spans)
+RIDGE = 1e-6  # per-sample ridge of the linear part's least squares (directions the data never spans)
 
 
 @dataclass
@@ -160,7 +161,9 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
 
     Sets the normalizer from the data, draws each member's bootstrap resample (ensembles only),
     solves the linear part by least squares per member, then takes ``train_steps`` Adam steps on
-    minibatches of each member's resample. Returns the last loss and the members' training MSE.
+    minibatches of each member's resample, keeping them only if they lowered the training error
+    (so the model is never worse than its least-squares start). Returns the last loss and the
+    members' training MSE (normalized units).
     """
     cfg, n = model.config, len(data["states"])
     if n < 2:
@@ -175,6 +178,7 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
     boot = (torch.randint(0, n, (e, n), generator=generator) if model.probabilistic
             else torch.arange(n).expand(e, n))
     _least_squares(model, xn[boot], yn[boot])
+    start, start_mse = copy.deepcopy(model.state_dict()), _mse(model, xn, yn)
     optimizer = optimizer or make_optimizer(model)
     loss = torch.tensor(0.0)
     for _ in range(cfg.train_steps):
@@ -184,9 +188,17 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    with torch.no_grad():
-        mse = ((model(xn[None].expand(e, -1, -1))[0] - yn) ** 2).mean().item()
+    mse = _mse(model, xn, yn)
+    if mse > start_mse:  # Adam's steps made the fit worse (e.g. a linear system, already exact): undo
+        model.load_state_dict(start)
+        mse = start_mse
     return {"model_loss": loss.item(), "model_mse": mse}
+
+
+@torch.no_grad()
+def _mse(model: DynamicsModel, xn: torch.Tensor, yn: torch.Tensor) -> float:
+    """Mean squared error of the members' means on normalized data (N, in) -> (N, out)."""
+    return ((model(xn[None].expand(model.members, -1, -1), variance=False)[0] - yn) ** 2).mean().item()
 
 
 def make_optimizer(model: DynamicsModel) -> torch.optim.Optimizer:
