@@ -6,6 +6,7 @@ expert for any task and as the upper bound for learned models.
 """
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -50,17 +51,24 @@ class SimulatorPlanner:
 
     Each sequence of each planning iteration is played from ``env.unwrapped.get_state()`` and the
     env is restored before the action is returned, so the episode continues as if nothing had
-    been tried. Slow (one env step per sample and horizon step), so keep ``samples`` small.
+    been tried. Slow (one env step per sample and horizon step), so keep ``samples`` small. A
+    discrete action space of n actions is searched as one continuous action in [-1, 1] cut into
+    n equal bins.
     """
 
     def __init__(self, env: gym.Env, planner: PlannerConfig, seed: int = 0) -> None:
-        if not isinstance(env.action_space, gym.spaces.Box):
-            raise ConfigError(f"the planners search continuous actions in [-1, 1]; this env's actions "
-                              f"are {env.action_space}")
+        space = env.action_space
+        if isinstance(space, gym.spaces.Discrete):
+            self.to_action: Callable[[np.ndarray], Any] | None = partial(_bin, n=int(space.n))
+            action_dim = 1
+        elif isinstance(space, gym.spaces.Box):
+            self.to_action, action_dim = None, int(np.prod(space.shape))
+        else:
+            raise ConfigError(f"the simulator planner searches Box or Discrete actions, not {space}")
         self.env = env
         sim = env.unwrapped
-        self.mpc = MPC(lambda _: simulator_objective(env, sim.get_state()), planner,
-                       int(np.prod(env.action_space.shape)), seed)
+        self.mpc = MPC(lambda _: simulator_objective(env, sim.get_state(), self.to_action), planner,
+                       action_dim, seed)
 
     def reset(self) -> None:
         """Clear the warm start."""
@@ -68,7 +76,13 @@ class SimulatorPlanner:
 
     def act(self, features: Features) -> np.ndarray:
         """The first action of a plan made in the simulator (the features are not needed)."""
-        return self.mpc.act(None)
+        action = self.mpc.act(None)
+        return action if self.to_action is None else self.to_action(action)
+
+
+def _bin(action: np.ndarray, n: int) -> np.int64:
+    """A planned action in [-1, 1] (1,) -> one of ``n`` discrete actions (equal bins)."""
+    return np.int64(min(n - 1, int((float(action[0]) + 1) / 2 * n)))
 
 
 def state_of(features: Features) -> np.ndarray:

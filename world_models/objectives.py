@@ -6,6 +6,7 @@ define one, next to their scalar reward) or, where a task has none, from the mod
 reward head. Everything a planner cannot use is refused here, before any planning.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -67,10 +68,12 @@ def model_objective(model: DynamicsModel, state: np.ndarray, reward_fn: RewardFn
     return objective
 
 
-def simulator_objective(env: gym.Env, snapshot: Any) -> Objective:
+def simulator_objective(env: gym.Env, snapshot: Any,
+                        to_action: Callable[[np.ndarray], Any] | None = None) -> Objective:
     """Returns of sequences played in ``env`` itself from ``snapshot`` (``env.unwrapped.get_state()``).
 
     One sequence at a time: restore, step until the horizon or the episode's end, sum the rewards.
+    ``to_action`` maps a planned action (Da,) to the env's (e.g. a bin of a discrete action).
     The env is left restored to ``snapshot``. A snapshot of another env is refused here.
     """
     sim = env.unwrapped
@@ -88,7 +91,7 @@ def simulator_objective(env: gym.Env, snapshot: Any) -> Objective:
         for i, plan in enumerate(plans):
             sim.set_state(snapshot)
             for a in plan:
-                _, reward, terminated, truncated, _ = sim.step(a)
+                _, reward, terminated, truncated, _ = sim.step(a if to_action is None else to_action(a))
                 returns[i] += reward
                 if terminated or truncated:
                     break
