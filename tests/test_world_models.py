@@ -247,3 +247,41 @@ def test_a_learned_reward_head_plans_where_the_task_has_no_batched_reward() -> N
     assert agent.reward_fn is None and agent.model.out_dim == agent.model.state_dim + 1
     obs, _ = envs.make("roboloop/PickPlace-v0").reset(seed=100_000)
     assert agent.act(obs).shape == (4,)
+
+
+def compose_train(*overrides: str):
+    """The train script's config as Hydra composes it."""
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import ROOT
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("world_model", [None, "ensemble", "mlp"])
+def test_the_hydra_configs_state_the_mpc_defaults(world_model: str | None) -> None:
+    from omegaconf import OmegaConf
+
+    from world_models.agent import MPCConfig
+
+    cfg = compose_train("agent=mpc", "env=reach", *([f"world_model={world_model}"] if world_model else []))
+    values = OmegaConf.to_container(cfg.agent)
+    assert values.pop("name") == "mpc"
+    model = WorldModelConfig(kind="mlp", members=1) if world_model == "mlp" else WorldModelConfig()
+    expected = MPCConfig(world_model=model)
+    assert make_config("mpc", values) == expected
+
+
+@pytest.mark.slow
+def test_mpc_trains_and_evaluates_through_the_train_script(tmp_path) -> None:
+    from tests.test_scripts import ok, run
+
+    out = ok(run("train.py", "agent=mpc", "world_model=mlp", "env=reach", "env.kwargs.horizon=30",
+                 "agent.total_steps=60", "agent.explore_steps=30", "agent.eval_every=30",
+                 "agent.eval_episodes=1", "agent.planner.samples=16", "agent.planner.horizon=4",
+                 "agent.planner.elites=4", "agent.world_model.train_steps=10", "eval.episodes=1",
+                 "eval.videos=0", f"hydra.run.dir={tmp_path}"))
+    assert "mpc on roboloop/Reach-v0" in out.stdout
+    for name in ("checkpoint.pt", "best.pt", "last.pt", "metrics.json", "learning_curve.png", "tb"):
+        assert (tmp_path / name).exists(), name

@@ -28,7 +28,7 @@ class PlannerConfig:
     method: str = "cem"  # cem | mppi | random_shooting
     horizon: int = 15  # H, steps planned ahead
     samples: int = 500  # N sequences per iteration
-    iterations: int = 5  # refinements per plan (random shooting: samples are drawn once)
+    iterations: int = 3  # refinements per plan (random shooting: samples are drawn once)
     elites: int = 50  # CEM: best sequences that set the next mean and std
     init_std: float = 0.5  # starting std of the sampling distribution (actions span [-1, 1])
     momentum: float = 0.1  # CEM: weight of the old mean and std in each update
