@@ -285,3 +285,13 @@ def test_mpc_trains_and_evaluates_through_the_train_script(tmp_path) -> None:
     assert "mpc on roboloop/Reach-v0" in out.stdout
     for name in ("checkpoint.pt", "best.pt", "last.pt", "metrics.json", "learning_curve.png", "tb"):
         assert (tmp_path / name).exists(), name
+
+
+def test_the_planning_benchmark_measures_model_and_simulator_plans() -> None:
+    from benchmarks.planning_speed import model_case, simulator_case, to_markdown
+
+    rows = [model_case("mppi", 1, [16], repeats=1), simulator_case(repeats=1)]
+    assert rows[0]["members"] == 5 and rows[0]["samples"] == 500 and rows[0]["horizon"] == 15
+    assert all(r["plans_per_s"] > 0 for r in rows)
+    table = to_markdown({"rows": rows, "machine": "test", "load_average_at_end": [0.0], "repeats": 1})
+    assert "| mppi | 1 | [16] | 5 x 500 x 15 |" in table and "simulator (cem)" in table
