@@ -53,7 +53,7 @@ CELLS = [
                                      "eval_every": 100, "planner": PLANNER}),
     Cell("sac_reach", "sac", REACH, {"total_steps": 10_000, "eval_every": 1000}),
     Cell("mpc_push_cube", "mpc", PUSH_CUBE, {"total_steps": 3000, "explore_steps": 300, "fit_every": 300,
-                                             "eval_every": 300, "world_model": {"hidden": [128, 128]},
+                                             "eval_every": 1000, "world_model": {"hidden": [128, 128]},
                                              "planner": {**PLANNER, "horizon": 15}}),
 ]
 
