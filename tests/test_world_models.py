@@ -295,3 +295,20 @@ def test_the_planning_benchmark_measures_model_and_simulator_plans() -> None:
     assert all(r["plans_per_s"] > 0 for r in rows)
     table = to_markdown({"rows": rows, "machine": "test", "load_average_at_end": [0.0], "repeats": 1})
     assert "| mppi | 1 | [16] | 5 x 500 x 15 |" in table and "simulator (cem)" in table
+
+
+def test_one_member_per_sequence_scores_each_sequence_with_its_member() -> None:
+    g = torch.Generator().manual_seed(0)
+    model = build(3, 2, WorldModelConfig(members=5, hidden=[8], propagation="one"))
+    for p in model.parameters():  # distinct members
+        p.data.normal_(0, 0.3, generator=g)
+    state, actions = np.array([0.1, -0.2, 0.3], np.float32), torch.rand(7, 4, 2, generator=g) * 2 - 1
+    reward = lambda s, a: -(s * s).sum(-1)  # noqa: E731
+    returns = model_objective(model, state, reward)(actions)
+    assert returns.shape == (7,)
+    for i in range(7):  # 7 sequences, 5 members: the padding wraps around
+        s, total = torch.as_tensor(state)[None, None].expand(5, 1, 3), 0.0
+        for t in range(4):
+            s, _ = model.predict(s, actions[i, t].expand(5, 1, 2))
+            total += reward(s, None)[i % 5, 0]
+        assert torch.isclose(returns[i], total, atol=1e-5), i

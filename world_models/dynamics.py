@@ -25,6 +25,7 @@ from torch import nn
 from envs.errors import ConfigError
 
 KINDS = ("ensemble", "mlp")
+PROPAGATION = ("all", "one")  # how planning rolls sequences through the members (objectives.py)
 INPUT_CLIP = 10.0  # normalized inputs are clipped to +-this: a plan that leaves the data cannot explode
 RIDGE = 1e-6  # per-sample ridge of the linear part's least squares (directions the data never spans)
 
@@ -41,12 +42,16 @@ class WorldModelConfig:
     batch_size: int = 256
     train_steps: int = 300  # gradient steps per fit (the model-based loop refits after each round)
     learn_reward: bool = False  # predict the reward too (for tasks without a batched reward)
+    propagation: str = "all"  # planning: all (every member rolls out every sequence) | one (i -> i mod E)
     seed: int = 0
 
     def __post_init__(self) -> None:
         """Validate values so a bad config fails before any work is done."""
         if self.kind not in KINDS:
             raise ConfigError(f"WorldModelConfig.kind must be one of {list(KINDS)}, got {self.kind!r}")
+        if self.propagation not in PROPAGATION:
+            raise ConfigError(f"WorldModelConfig.propagation must be one of {list(PROPAGATION)}, got "
+                              f"{self.propagation!r}")
         for name in ("members", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"WorldModelConfig.{name} must be >= 1, got {getattr(self, name)}")

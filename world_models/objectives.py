@@ -41,7 +41,13 @@ def check_model_fits(model: DynamicsModel, env: gym.Env) -> None:
 
 def model_objective(model: DynamicsModel, state: np.ndarray, reward_fn: RewardFn | None,
                     sample: bool = False) -> Objective:
-    """Returns of sequences from ``state`` (Ds,), rolled out by every member and averaged (PETS TS-inf)."""
+    """Returns of sequences from ``state`` (Ds,) under the model (its ``propagation``).
+
+    ``all``: every member rolls out every sequence and the returns are averaged over members.
+    ``one``: sequence i follows member i mod E for the whole horizon (PETS' TS-inf with one
+    particle per sequence), E times less work; the planner's averaging over samples replaces the
+    average over members.
+    """
     if reward_fn is None and not model.config.learn_reward:
         raise ConfigError("this task has no batched reward (batch_reward) and the model learns none; "
                           "set world_model.learn_reward=true")
@@ -56,14 +62,21 @@ def model_objective(model: DynamicsModel, state: np.ndarray, reward_fn: RewardFn
 
     @torch.no_grad()
     def objective(actions: torch.Tensor) -> torch.Tensor:
-        n, h, _ = actions.shape
+        n, h, da = actions.shape
         e = model.members
-        states, total = s0.expand(e, n, -1), torch.zeros(e, n)
+        if model.config.propagation == "all":
+            per_member = actions.expand(e, n, h, da)
+        else:  # sequence i -> member i % e: (e, ceil(n / e), h, da), padded by repeating sequences
+            rows = -(-n // e) * e
+            per_member = actions[torch.arange(rows) % n].view(rows // e, e, h, da).transpose(0, 1)
+        states, total = s0.expand(e, per_member.shape[1], -1), torch.zeros(e, per_member.shape[1])
         for t in range(h):
-            a = actions[:, t].expand(e, -1, -1)
+            a = per_member[:, :, t]
             states, learned = model.predict(states, a, sample=sample)
             total = total + (learned if reward_fn is None else reward_fn(states, a))
-        return total.mean(0)
+        if model.config.propagation == "all":
+            return total.mean(0)
+        return total.transpose(0, 1).reshape(-1)[:n]
 
     return objective
 
