@@ -294,7 +294,7 @@ def test_the_planning_benchmark_measures_model_and_simulator_plans() -> None:
     assert rows[0]["members"] == 5 and rows[0]["samples"] == 500 and rows[0]["horizon"] == 15
     assert all(r["plans_per_s"] > 0 for r in rows)
     table = to_markdown({"rows": rows, "machine": "test", "load_average_at_end": [0.0], "repeats": 1})
-    assert "| mppi | 1 | [16] | 5 x 500 x 15 |" in table and "simulator (cem)" in table
+    assert "| mppi | 1 | [16] | all | 5 x 500 x 15 |" in table and "simulator (cem)" in table
 
 
 def test_one_member_per_sequence_scores_each_sequence_with_its_member() -> None:
