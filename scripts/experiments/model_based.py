@@ -122,8 +122,8 @@ def plot(rows: list[dict], path: Path) -> None:
     env_ids = sorted({r["env_id"] for r in rows})
     fig, axes = plt.subplots(1, len(env_ids), figsize=(6 * len(env_ids), 3.2), squeeze=False)
     for ax, env_id in zip(axes[0], env_ids, strict=True):
-        for row in (r for r in rows if r["env_id"] == env_id):
-            color = "C0" if row["method"] == "mpc" else "C1"
+        for k, row in enumerate(r for r in rows if r["env_id"] == env_id):
+            color = f"C{k}"
             for i, run in enumerate(row["runs"]):
                 steps = [p["step"] for p in run["curve"]]
                 ax.plot(steps, [p["success_rate"] for p in run["curve"]], marker=".", color=color, alpha=0.8,
