@@ -4,9 +4,10 @@ Learning methods are :class:`agents.learner.Learner` subclasses, registered by n
 ``agents.registry.METHODS`` and imported only when used.
 """
 
+from agents import distributed
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
 from agents.registry import METHODS, find_method, load_agent, make_config
 
-__all__ = ["METHODS", "AgentMeta", "Learner", "TrainingSource", "find_method", "load_agent",
+__all__ = ["METHODS", "AgentMeta", "Learner", "TrainingSource", "distributed", "find_method", "load_agent",
            "make_config"]

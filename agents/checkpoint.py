@@ -9,6 +9,7 @@ from an untrusted source cannot run code. Writes go to a temporary file that rep
 only once complete, so a crash never leaves a truncated checkpoint behind.
 """
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,24 @@ def save_checkpoint(path: str | Path, meta: dict[str, Any], config: dict[str, An
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint safely; errors say what the file is and what was expected."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointNotFoundError(
-            f"checkpoint {path} does not exist; pass the checkpoint.pt written by scripts/train.py")
+def checkpoint_bytes(meta: dict[str, Any], config: dict[str, Any], state: dict[str, Any]) -> bytes:
+    """The bytes :func:`save_checkpoint` would write, e.g. to ship an agent to another process."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, "meta": meta, "config": config, "state": state}, buffer)
+    return buffer.getvalue()
+
+
+def load_checkpoint(path: str | Path | bytes) -> dict[str, Any]:
+    """Read a checkpoint (a file, or its bytes) safely; errors say what it is and what was expected."""
+    if isinstance(path, bytes):
+        path, source = Path("<checkpoint bytes>"), io.BytesIO(path)
+    else:
+        path = source = Path(path)
+        if not path.is_file():
+            raise CheckpointNotFoundError(
+                f"checkpoint {path} does not exist; pass the checkpoint.pt written by scripts/train.py")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt/unsafe files
         raise CheckpointError(
             f"{path} could not be read as a weights-only roboloop checkpoint ({e}). Files that "

@@ -9,12 +9,18 @@ saved as ``rounds/round_<i>.pt`` (its metadata holds the expert labels it was tr
 labels are counted exactly and never pass ``label_budget``: the last episode is cut where the
 budget ends.
 
+With a runner in the training source (``runner=ray`` in scripts/train.py) a round's episodes run
+on it, each with a fresh copy of the learner and coin flips seeded by its own seed, and come back
+here to be written in seed order. Budgeted rounds count labels step by step and HG-DAgger asks a
+supervisor, so those run in this process.
+
 ``mode=hg_dagger`` switches to HG-DAgger: the learner drives every step and the supervisor takes
 over only when they choose (``loop.Intervened``); only the intervened steps become labels. The
 supervisor is a person at the keyboard (``expert=keyboard``) or a stand-in that takes over when
 the learner strays from it (``expert=scripted`` or ``planner`` behind an :class:`ExpertGate`).
 """
 
+import functools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +29,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import envs
 from agents.bc.agent import BCAgent
 from agents.experts import KINDS, make_expert
 from agents.learner import Learner, TrainingSource
 from agents.meta import AgentMeta
+from agents.portable import CheckpointAgents, DAggerRollouts
 from agents.registry import make_config
 from agents.teleop import ExpertGate
 from dataset import DatasetWriter, DemoDataset
@@ -36,8 +44,10 @@ from loop.collect import collect
 from loop.intervention import Intervened
 from loop.protocols import Agent, Features
 from loop.relabel import Relabelled
+from loop.runners import EpisodeJob
 from loop.seeds import to_ranges
 from perception.identity import ObservationKeyError
+from perception.registry import perception_spec
 
 MODES = ("dagger", "hg_dagger")  # label every visited state, or only the supervisor's take-overs
 
@@ -167,6 +177,9 @@ class _Run:
     def collect_round(self, round_index: int, learner: BCAgent) -> bool:
         """Learner rollouts labelled by the expert; False once the budget allows no more labels."""
         cfg, beta = self.config, self.config.beta_at(round_index)
+        if self.on_runner:
+            self._summarize(round_index, beta, self._collect_on_runner(round_index, learner, beta))
+            return True
         results = []
         for _ in range(cfg.episodes_per_round):
             remaining = None if cfg.label_budget is None else cfg.label_budget - self.labels
@@ -178,12 +191,41 @@ class _Run:
                                       "actions": "expert labels of learner-visited states"
                                       if cfg.mode == "dagger" else "supervisor actions where they took over"})
             self.labels += agent.labels
+        self._summarize(round_index, beta, results)
+        return cfg.label_budget is None or self.labels < cfg.label_budget
+
+    @property
+    def on_runner(self) -> bool:
+        """Whether rounds go to the source's runner (unbudgeted DAgger in a registered env)."""
+        cfg, source = self.config, self.source
+        return (source.runner is not None and cfg.mode == "dagger" and cfg.label_budget is None
+                and source.env_factory is None)
+
+    def _collect_on_runner(self, round_index: int, learner: BCAgent, beta: float) -> list:
+        """The round's episodes on the runner; this process writes them, in seed order."""
+        cfg, source = self.config, self.source
+        seeds = [next(self.seeds) for _ in range(cfg.episodes_per_round)]
+        spec = perception_spec(source.perception) if source.perception is not None else None
+        agents = DAggerRollouts(source.env_id, cfg.expert, cfg.expert_options, CheckpointAgents.of(learner),
+                                spec, beta, cfg.seed)
+        make_env = functools.partial(envs.make, source.env_id, **source.env_kwargs)
+        job = EpisodeJob(make_env, agents, record=True,
+                         extra={"dagger_round": round_index, "mode": cfg.mode, "beta": beta,
+                                "actions": "expert labels of learner-visited states"})
+        rollouts = source.runner.run(job, seeds, progress=None)
+        for r in rollouts:
+            for episode in r.episodes:
+                self.writer.add_episode(episode)
+                self.labels += episode.length  # the expert labelled every step
+        return [r.result for r in rollouts]
+
+    def _summarize(self, round_index: int, beta: float, results: list) -> None:
+        """The round's line in the history and its logged scalars."""
         if results:
             rate = float(np.mean([r.success for r in results]))
             self.history.append({"round": round_index, "beta": beta, "episodes": len(results),
                                  "labels": self.labels, "rollout_success": rate})
             self.source.log(round_index, {"dagger/rollout_success": rate, "dagger/labels": self.labels})
-        return cfg.label_budget is None or self.labels < cfg.label_budget
 
     def _labelling(self, learner: BCAgent, beta: float,
                    remaining: int | None) -> tuple[Relabelled | Intervened, gym.Env]:

@@ -6,6 +6,7 @@ checkpoint. ``scripts/train.py`` asks the method what it needs instead of knowin
 ``agents.registry`` finds methods by name, importing each only when asked.
 """
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from agents.checkpoint import save_checkpoint
+from agents.checkpoint import checkpoint_bytes, save_checkpoint
 from agents.features import dataset_features
 from agents.meta import AgentMeta
 from agents.spaces import space_to_dict
@@ -51,6 +52,7 @@ class TrainingSource:
     env_factory: Callable[..., gym.Env] | None = None  # builds the env (e.g. a real robot adapter)
     run_dir: Path | None = None  # where methods that checkpoint during training write (last.pt, ...)
     resume: bool = False  # continue the interrupted run in run_dir
+    runner: Any = None  # a loop.runners runner for rollouts (DAgger's rounds); None: in this process
 
     def __post_init__(self) -> None:
         """A dataset recorded in another env cannot teach this one (DAgger would mix the two)."""
@@ -126,6 +128,7 @@ class Learner:
     config_class: ClassVar[type]
     sources: ClassVar[tuple[str, ...]]  # a subset of SOURCES
     resumable: ClassVar[bool] = False  # True if fit can continue an interrupted run (source.resume)
+    data_parallel: ClassVar[bool] = False  # True if fit trains under torchrun (agents.distributed)
 
     def __init__(self, config: Any, meta: AgentMeta) -> None:
         self.config, self.meta = config, meta
@@ -152,6 +155,14 @@ class Learner:
     def reset(self) -> None:
         """Clear per-episode state (none by default)."""
 
+    def episode_copy(self) -> "Learner":
+        """An independent copy to drive one episode (runners make one per seed): a deep copy by default.
+
+        Override to share what is costly to copy and never changes (weights, an ONNX session) while
+        every random stream and per-episode state starts afresh.
+        """
+        return copy.deepcopy(self)
+
     def act(self, features: Features) -> np.ndarray:
         """One action for the current step."""
         raise NotImplementedError
@@ -159,3 +170,7 @@ class Learner:
     def save(self, path: str | Path) -> Path:
         """Write the checkpoint atomically (weights-only loadable)."""
         return save_checkpoint(path, self.meta.to_dict(), asdict(self.config), self.state())
+
+    def to_bytes(self) -> bytes:
+        """The checkpoint as bytes (what :meth:`save` writes), to rebuild the agent in another process."""
+        return checkpoint_bytes(self.meta.to_dict(), asdict(self.config), self.state())

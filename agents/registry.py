@@ -46,9 +46,14 @@ def make_config(name: str, values: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-def load_agent(path: str | Path) -> Learner:
-    """Rebuild a trained agent from its checkpoint, whatever its method."""
+def load_agent(path: str | Path | bytes) -> Learner:
+    """Rebuild a trained agent from its checkpoint (a file or its bytes), whatever its method."""
     ckpt = load_checkpoint(path)
+    return agent_from_checkpoint(ckpt, path if not isinstance(path, bytes) else "<checkpoint bytes>")
+
+
+def agent_from_checkpoint(ckpt: dict[str, Any], path: str | Path = "<checkpoint>") -> Learner:
+    """A fresh agent from a checkpoint already read by :func:`load_checkpoint`."""
     try:
         meta = AgentMeta.from_dict(ckpt["meta"])
     except (KeyError, TypeError) as e:

@@ -3,21 +3,27 @@
 Scripts are thin Hydra apps; they import this module as a sibling (``python scripts/<name>.py``).
 """
 
+import dataclasses
+import functools
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import envs
 from agents import AgentMeta, Learner, load_agent
+from agents.portable import CheckpointAgents
 from dataset.atomic import atomic_write_text
-from loop.evaluation import EvalSummary, check_disjoint, evaluate, evaluation_seeds
-from loop.protocols import Perception
+from loop.evaluation import EvalSummary, check_disjoint, evaluation_seeds
+from loop.protocols import Callback, Perception
 from loop.recorders import VideoRecorder
+from loop.runners import EpisodeJob, LocalRunner, RayRunner, Rollout
 from perception import make_perception
+from perception.registry import perception_spec
 
 log = logging.getLogger("roboloop")
 
@@ -72,26 +78,41 @@ def evaluate_to_dir(
     *,
     perception: Perception | None = None,
     env_overrides: dict | None = None,
+    runner: LocalRunner | RayRunner | None = None,
 ) -> EvalSummary:
     """Held-out evaluation through the shared loop; writes ``metrics.json`` and rollout MP4s.
 
-    The env is the one the agent was trained on (``meta``), with ``env_overrides`` applied.
+    The env is the one the agent was trained on (``meta``), with ``env_overrides`` applied. Every
+    episode gets a fresh copy of the agent (from its checkpoint bytes), so the per-seed results are
+    the same on any runner. The first ``eval_cfg.videos`` episodes run here, filmed; the rest on ``runner``.
     """
     seeds = evaluation_seeds(eval_cfg.episodes, eval_cfg.start_seed)
     check_disjoint(seeds, meta.train_seeds)
     env_kwargs = {**meta.env_kwargs, **(env_overrides or {})}
-    render = {"render_mode": "rgb_array"} if eval_cfg.videos else {}  # not every env renders
-    env = envs.make(meta.env_id, **env_kwargs, **render)
-    videos = [VideoRecorder(env, out / "videos", max_videos=eval_cfg.videos)] if eval_cfg.videos else []
-    try:
-        summary = evaluate(env, agent, seeds, perception=perception, callbacks=videos,
-                           progress="evaluate")
-    finally:
-        env.close()
+    runner = runner or LocalRunner()
+    job = EpisodeJob(functools.partial(envs.make, meta.env_id, **env_kwargs), CheckpointAgents.of(agent),
+                     perception=perception_spec(perception) if perception is not None else None)
+    filmed, paths = film(job, seeds[:eval_cfg.videos], out / "videos")
+    rest = runner.run(job, seeds[len(filmed):], progress="evaluate")
+    summary = EvalSummary.from_results([r.result for r in [*filmed, *rest]])
     write_json(out / "metrics.json", {
         "method": meta.method, "env_id": meta.env_id, "env_kwargs": env_kwargs,
-        "perception": meta.perception, **summary.to_dict(),
-        "videos": [str(p) for v in videos for p in v.paths],
+        "perception": meta.perception, **summary.to_dict(), "videos": [str(p) for p in paths],
     })
     log.info("%s", summary.headline())
     return summary
+
+
+def film(job: EpisodeJob, seeds: list[int], folder: Path) -> tuple[list[Rollout], list[Path]]:
+    """Run ``seeds`` in this process in a rendering copy of the job's env, one MP4 per episode."""
+    if not seeds:
+        return [], []
+    render = dataclasses.replace(job, make_env=functools.partial(job.make_env, render_mode="rgb_array"))
+    recorders: list[VideoRecorder] = []
+
+    def video(env: gym.Env) -> list[Callback]:
+        recorders.append(VideoRecorder(env, folder, max_videos=len(seeds)))
+        return recorders[-1:]
+
+    rollouts = LocalRunner().run(render, seeds, make_callbacks=video)
+    return rollouts, [p for r in recorders for p in r.paths]

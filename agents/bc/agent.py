@@ -35,6 +35,8 @@ class BCAgent(Learner):
     method = "bc"
     config_class = BCConfig
     sources = ("dataset",)
+    resumable = True  # train_state.pt in the run dir, at any number of torchrun processes
+    data_parallel = True  # torchrun: each process trains on its shard of every global batch
 
     def __init__(self, model: BCPolicy | BCNetwork, config: BCConfig, meta: AgentMeta) -> None:
         super().__init__(config, meta)
@@ -65,7 +67,8 @@ class BCAgent(Learner):
             data, obs, actions = source.demonstrations(cls.method, config.obs_keys, config.success_only)
             model: BCPolicy | BCNetwork = fit_policy(obs, actions, config, n, log=source.log,
                                                      progress=source.progress,
-                                                     init=None if init is None else init.model)
+                                                     init=None if init is None else init.model,
+                                                     run_dir=source.run_dir, resume=source.resume)
             frames = len(obs)
         else:
             if perception_spec(source.perception)["name"] != "identity":
@@ -75,7 +78,8 @@ class BCAgent(Learner):
                 data = data.filtered(success_only=True)
             windows = data.windows(config.obs_horizon, config.action_horizon, keys=config.obs_keys)
             model = fit_network(windows, config, n, log=source.log, progress=source.progress,
-                                init=None if init is None else init.model)
+                                init=None if init is None else init.model, run_dir=source.run_dir,
+                                resume=source.resume)
             frames = len(windows)
         meta = source.meta(cls.method, cls.training_kind(), to_ranges(data.seeds), frames=int(frames),
                            episodes=len(data))

@@ -16,6 +16,9 @@ class DiffusionConfig:
     """The policy's horizons, denoiser, noise process, sampler, encoders and training run."""
 
     obs_keys: list[str] = field(default_factory=lambda: ["state"])  # vector keys and/or <cam>_rgb keys
+    goal_keys: list[str] = field(default_factory=list)  # vector keys of a goal / task condition (this step)
+    goal_dropout: float = 0.1  # goal_keys: share of training windows given the learned "no goal" instead
+    guidance_scale: float = 1.0  # classifier-free guidance w: 0 ignores the goal, 1 conditions, > 1 guides
     obs_horizon: int = 2  # To: observations the policy is conditioned on
     action_horizon: int = 16  # Tp: actions generated at once (a chunk)
     action_steps: int = 2  # Ta: actions executed per chunk (<= Tp); PushCube: 8 loses ~30 points to 2
@@ -81,6 +84,17 @@ class DiffusionConfig:
         if self.transformer_dim % self.transformer_heads:
             raise ConfigError(f"transformer_dim ({self.transformer_dim}) must be a multiple of "
                               f"transformer_heads ({self.transformer_heads})")
+        if set(self.goal_keys) & set(self.obs_keys):
+            raise ConfigError(f"goal_keys {self.goal_keys} and obs_keys {self.obs_keys} overlap; a key is "
+                              "either an observation (To frames) or the goal (this step), not both")
+        if not 0.0 <= self.goal_dropout < 1.0:
+            raise ConfigError(f"goal_dropout must be in [0, 1), got {self.goal_dropout}")
+        if self.guidance_scale != 1.0 and not (self.goal_keys and self.goal_dropout > 0):
+            raise ConfigError(f"guidance_scale={self.guidance_scale} needs a goal to guide towards and a "
+                              "learned 'no goal' to guide away from: set goal_keys and goal_dropout > 0 (or "
+                              "guidance_scale=1)")
+        if self.guidance_scale < 0:
+            raise ConfigError(f"guidance_scale must be >= 0, got {self.guidance_scale}")
         most = min(self.action_steps, self.action_horizon - self.action_steps)
         if self.execution == "async" and not -1 <= self.async_lead <= most:
             raise ConfigError(f"async_lead={self.async_lead}: the next chunk is started async_lead "

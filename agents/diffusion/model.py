@@ -49,7 +49,11 @@ class DiffusionModel(nn.Module):
         self.action_norm = Normalizer.empty(action_dim)
         width = sum(int(np.prod(frame_shapes[k])) for k in self.vectors)
         width += sum(e.out_dim for e in self.encoders.values())
-        self.cond_dim = width * cfg.obs_horizon
+        goal_width = sum(int(np.prod(frame_shapes[k])) for k in cfg.goal_keys)
+        self.goal_norms = nn.ModuleDict({k: Normalizer.empty(int(np.prod(frame_shapes[k])))
+                                         for k in cfg.goal_keys})
+        self.null_goal = nn.Parameter(torch.zeros(goal_width))  # the learned "no goal" (guidance)
+        self.cond_dim = width * cfg.obs_horizon + goal_width
         if cfg.denoiser == "unet":
             self.denoiser: nn.Module = ConditionalUnet1D(action_dim, self.cond_dim, list(cfg.down_dims),
                                                          cfg.kernel_size, cfg.step_embed_dim)
@@ -61,12 +65,18 @@ class DiffusionModel(nn.Module):
 
     def fit_normalizers(self, frames: dict[str, np.ndarray], actions: np.ndarray) -> None:
         """Statistics of every vector key's frames (N, ...) and of the actions (N, Da)."""
-        for key in self.vectors:
-            self.norms[key] = Normalizer.fit(frames[key].reshape(len(frames[key]), -1))
+        for key in [*self.vectors, *self.cfg.goal_keys]:
+            norms = self.goal_norms if key in self.goal_norms else self.norms
+            norms[key] = Normalizer.fit(frames[key].reshape(len(frames[key]), -1))
         self.action_norm = Normalizer.fit_range(actions)
 
-    def encode(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        """(B, To, ...) per key -> the condition (B, To * F); random crops while training."""
+    def encode(self, obs: dict[str, torch.Tensor], generator: torch.Generator | None = None,
+               no_goal: torch.Tensor | bool = False) -> torch.Tensor:
+        """(B, To, ...) per key -> the condition (B, To * F + G); random crops while training.
+
+        The goal (``goal_keys``, G numbers) is read at the last of the To frames; where ``no_goal``
+        (a (B,) mask, or True for all) it is replaced by the learned "no goal" vector.
+        """
         parts = []
         for key in self.cfg.obs_keys:
             x = obs[key]
@@ -78,12 +88,19 @@ class DiffusionModel(nn.Module):
                 parts.append(self.encoders[key](frames).reshape(b, t, -1))
             else:
                 parts.append(self.norms[key].normalize(x.reshape(b, t, -1).float()))
-        return torch.cat(parts, dim=-1).reshape(b, -1)
+        cond = torch.cat(parts, dim=-1).reshape(b, -1)
+        if not self.cfg.goal_keys:
+            return cond
+        goal = torch.cat([self.goal_norms[k].normalize(obs[k][:, -1].reshape(b, -1).float())
+                          for k in self.cfg.goal_keys], dim=-1)
+        drop = torch.as_tensor(no_goal).reshape(-1, 1)
+        return torch.cat([cond, torch.where(drop, self.null_goal.expand_as(goal), goal)], dim=-1)
 
     def loss(self, obs: dict[str, torch.Tensor], actions: torch.Tensor, is_pad: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
         """The denoising loss on a batch: actions (B, Tp, Da) raw, is_pad (B, Tp) excluded."""
-        cond = self.encode(obs, generator)
+        no_goal = torch.rand(len(actions), generator=generator) < self.cfg.goal_dropout
+        cond = self.encode(obs, generator, no_goal)
         x0 = self.action_norm.normalize(actions)
         noise = torch.randn(x0.shape, generator=generator)
         b = len(x0)
@@ -100,15 +117,20 @@ class DiffusionModel(nn.Module):
         return (error * keep).sum() / keep.sum().clamp(min=1.0)
 
     def sample(self, cond: torch.Tensor, denoise: Denoise | None = None,
-               generator: torch.Generator | None = None,
-               sampling: DiffusionConfig | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, sampling: DiffusionConfig | None = None,
+               unconditional: torch.Tensor | None = None) -> torch.Tensor:
         """Raw action chunks (B, Tp, Da) for conditions (B, F).
 
         ``denoise`` defaults to this denoiser; ``sampling`` (default: the training config) chooses
-        the sampler, its step count and eta, so one trained policy can be sampled several ways.
+        the sampler, its step count, eta and guidance scale, so one trained policy can be sampled
+        several ways. With ``unconditional`` (the same conditions without the goal) and a guidance
+        scale w != 1, each step uses classifier-free guidance: u + w (c - u).
         """
+        sampling = sampling or self.cfg
         network = self.denoiser if denoise is None else denoise  # (a compiled module has no truth value)
-        x = denoise_chunk(sampling or self.cfg, self.schedule, network, cond,
+        if unconditional is not None and sampling.guidance_scale != 1.0:
+            network = guided(network, unconditional, sampling.guidance_scale)
+        x = denoise_chunk(sampling, self.schedule, network, cond,
                           (len(cond), self.cfg.action_horizon, self.action_dim), generator)
         return self.action_norm.unnormalize(x)
 
@@ -116,6 +138,20 @@ class DiffusionModel(nn.Module):
         """What rebuilds the network (saved in the checkpoint beside the weights)."""
         return {"frame_shapes": self.frame_shapes, "frame_dtypes": self.frame_dtypes,
                 "action_dim": self.action_dim}
+
+
+def guided(denoise: Denoise, unconditional: torch.Tensor, scale: float) -> Denoise:
+    """Classifier-free guidance (Ho and Salimans, 2022): one batched call on both conditions.
+
+    Epsilon, x_0 and flow velocity are all linear in the network's output, so the same
+    extrapolation u + w (c - u) serves every objective.
+    """
+    def denoise_guided(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        out = denoise(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond, unconditional]))
+        c, u = out.chunk(2)
+        return u + scale * (c - u)
+
+    return denoise_guided
 
 
 def denoise_chunk(cfg: DiffusionConfig, schedule: NoiseSchedule, denoise: Denoise, cond: torch.Tensor,

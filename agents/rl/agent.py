@@ -7,6 +7,7 @@ the loop's features through the same :class:`PolicyInput` as training and asks t
 deterministic action. Checkpoints hold state dicts and plain values (no pickled SB3 zip).
 """
 
+import copy
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -68,6 +69,12 @@ class SB3Agent(Learner):
         """The policy's deterministic action for these features."""
         action, _ = self.policy.predict(self.policy_input(features), deterministic=True)
         return np.int64(action) if self._discrete else np.asarray(action, np.float32)
+
+    def episode_copy(self) -> "SB3Agent":
+        """A copy of the policy and its input state; the training state (``last.pt``) is shared."""
+        new = copy.copy(self)
+        new.policy, new.policy_input = copy.deepcopy(self.policy), copy.deepcopy(self.policy_input)
+        return new
 
     def state(self) -> dict[str, Any]:
         """The policy network, what rebuilds it, and the training state if this is ``last.pt``."""

@@ -19,6 +19,7 @@ of the pooled episodes; PushT: mean final coverage with a bootstrap interval ove
 - ``two_goals``: ReachTwoGoals; which goal each test episode reached, and a scatter of 200
   chunks sampled for one start observation.
 - ``push_t``: PushT from state, final coverage of the T.
+- ``push_t_images``: PushT from the top camera (64 x 64 RGB) and proprio, the encoder trained end to end.
 
 Writes docs/results/diffusion.{json,md} and diffusion_*.png (--quick: runs/experiments/diffusion_quick).
 """
@@ -40,7 +41,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from imitation_tasks import EE_Y, Study, make_dataset  # noqa: E402
+from imitation_tasks import EE_Y, IMAGE, Study, make_dataset  # noqa: E402
 
 import envs  # noqa: E402
 from agents import TrainingSource, find_method, load_agent, make_config  # noqa: E402
@@ -81,6 +82,9 @@ STUDIES = {
                                 {**BASE, **DDPM}, steps=4000, goal=">= 90% success, both goals"),
     "push_t": DiffusionStudy(Study("roboloop/PushT-v0", {}, 200, {}, noise=0.1),
                              {**BASE, **DDPM}, steps=20000, goal="mean final coverage >= 0.90"),
+    "push_t_images": DiffusionStudy(Study("roboloop/PushT-v0", IMAGE, 200, {}, noise=0.1),
+                                    {**BASE, **DDPM, "obs_keys": ["top_rgb", "proprio"]}, steps=20000,
+                                    goal="report; the paper: 0.84 mean / 0.91 max"),
 }
 
 
@@ -165,8 +169,12 @@ def train(ds: DiffusionStudy, data: DemoDataset, options: dict, seed: int, run_d
     config = make_config("diffusion", {**options, "steps": steps, "checkpoint_every": every, "seed": seed})
     t0 = time.perf_counter()
     find_method("diffusion").fit(config, TrainingSource.from_dataset(data, progress=False, run_dir=run_dir))
-    paths = sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
-    return paths, round(time.perf_counter() - t0, 1)
+    return checkpoints(run_dir), round(time.perf_counter() - t0, 1)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoints a training run saved, oldest first."""
+    return sorted((run_dir / "checkpoints").glob("step_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
 
 
 def score(per_ckpt: list[dict], key: str) -> dict:
@@ -180,7 +188,14 @@ def run_checkpoints(ds: DiffusionStudy, data: DemoDataset, seeds: list[int], roo
     """Per seed: train, test every checkpoint."""
     cells = []
     for seed in seeds:
-        paths, train_s = train(ds, data, ds.options, seed, root / f"seed_{seed}", steps)
+        run_dir = root / f"seed_{seed}"
+        if (run_dir / "checkpoints" / f"step_{steps}.pt").exists():  # trained by an earlier, interrupted run
+            paths = checkpoints(run_dir)
+            train_s = json.loads((run_dir / "train.json").read_text())["seconds"] \
+                if (run_dir / "train.json").exists() else None
+        else:
+            paths, train_s = train(ds, data, ds.options, seed, run_dir, steps)
+            atomic_write_text(run_dir / "train.json", json.dumps({"seconds": train_s}))
         per_ckpt = []
         for p in paths:
             per_ckpt.append({"step": int(p.stem.split("_")[1]),
@@ -251,7 +266,7 @@ def to_markdown(result: dict) -> str:
                    f"{np.mean([c['coverage_last3'] for c in cells]):.3f}")
         lo, hi = pooled["success_ci95"]
         lines.append(f"| {name} | {r['demos']} | {len(cells)} | {pooled['success_rate']:.1%} | {last3:.1%} | "
-                     f"{lo:.1%}-{hi:.1%} | {cov} | {np.mean([c['train_seconds'] for c in cells]):.0f} | "
+                     f"{lo:.1%}-{hi:.1%} | {cov} | {_mean_seconds(cells)} | "
                      f"{r['goal']} |")
     if result.get("samplers"):
         lines += ["", "| sampler (PushCube, equal training) | success | 95% CI | per seed | ms per chunk "
@@ -306,6 +321,23 @@ def plot(result: dict, out: Path) -> None:
         fig.savefig(out / "diffusion_two_goals_modes.png", dpi=120)
 
 
+def _mean_seconds(cells: list[dict]) -> str:
+    """Mean training time of the seeds that were timed."""
+    timed = [c["train_seconds"] for c in cells if c.get("train_seconds") is not None]
+    return f"{np.mean(timed):.0f}" if timed else "-"
+
+
+def merge_cells(old: dict | None, new: dict) -> dict:
+    """A study's entry with the seeds of ``new`` added to (or replacing) those of an equal earlier run."""
+    same = old is not None and all(old.get(k) == new[k] for k in ("demos", "steps", "options", "episodes"))
+    if not same:
+        return new
+    seeds = {c["seed"] for c in new["cells"]}
+    kept = [c for c in old["cells"] if c["seed"] not in seeds]
+    cells = sorted(kept + new["cells"], key=lambda c: c["seed"])
+    return {**new, "cells": cells}
+
+
 def _strip(c: dict) -> dict:
     return {k: v for k, v in c.items() if k != "coverages"}
 
@@ -319,6 +351,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override every study's gradient steps")
     parser.add_argument("--quick", action="store_true", help="tiny data and training: checks the pipeline")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="keep checkpoints in <run-dir>/<study>/seed_N; a seed whose last checkpoint is "
+                             "there is tested, not retrained (resumes an interrupted study)")
+    parser.add_argument("--add-seeds", action="store_true",
+                        help="merge these seeds into the study's earlier entry with the same settings "
+                             "(seeds run in parallel processes)")
+    parser.add_argument("--no-samplers", action="store_true", help="skip the sampler comparison")
     args = parser.parse_args()
     if args.quick and args.out == OUT:
         args.out = Path("runs/experiments/diffusion_quick")  # a pipeline check never overwrites results
@@ -330,17 +369,17 @@ def main() -> None:
             (ds.study.demos, args.episodes, args.seeds)
         steps = 40 if args.quick else (args.steps or ds.steps)
         with TemporaryDirectory() as tmp:
+            root = args.run_dir / name if args.run_dir else Path(tmp)
             t0 = time.perf_counter()
             data = make_dataset(Path(tmp) / "dataset", ds.study, demos)
             print(f"{name}: {demos} demos in {time.perf_counter() - t0:.0f} s", flush=True)
             info = {"env_id": ds.study.env_id, "demos": demos, "dart_noise": ds.study.noise, "steps": steps,
                     "options": ds.options, "goal": ds.goal, "episodes": episodes}
             update: dict = {}
-            cells = run_checkpoints(ds, data, seeds, Path(tmp), steps, episodes)
+            cells = run_checkpoints(ds, data, seeds, root, steps, episodes)
             entry = {**info, "cells": cells}
-            finals = {seed: sorted((Path(tmp) / f"seed_{seed}" / "checkpoints").glob("*.pt"),
-                                   key=lambda p: int(p.stem.split("_")[1]))[-1] for seed in seeds}
-            if ds.samplers:
+            finals = {seed: checkpoints(root / f"seed_{seed}")[-1] for seed in seeds}
+            if ds.samplers and not args.no_samplers:
                 update["samplers"] = run_samplers(ds, data, finals, episodes)
             if name == "two_goals":
                 entry["sampled_first_actions"] = mode_scatter(finals[seeds[0]], data, ds.study)
@@ -349,7 +388,10 @@ def main() -> None:
             update["studies"] = {name: entry}
         # Re-read before writing: studies may run in parallel processes, each adding its own keys.
         result = json.loads(path.read_text()) if path.exists() else {}
-        result["studies"] = {**result.get("studies", {}), **update.pop("studies", {})}
+        studies = result.get("studies", {})
+        if args.add_seeds:
+            update["studies"] = {name: merge_cells(studies.get(name), update["studies"][name])}
+        result["studies"] = {**studies, **update.pop("studies", {})}
         result["samplers"] = {**result.get("samplers", {}), **update.pop("samplers", {})}
         result.update(eval_seeds_start=100_000)
         args.out.mkdir(parents=True, exist_ok=True)
