@@ -42,7 +42,7 @@ class WorldModelConfig:
     batch_size: int = 256
     train_steps: int = 300  # gradient steps per fit (the model-based loop refits after each round)
     learn_reward: bool = False  # predict the reward too (for tasks without a batched reward)
-    propagation: str = "all"  # planning: all (every member rolls out every sequence) | one (i -> i mod E)
+    propagation: str = "one"  # planning: one (sequence i -> member i mod E) | all (every member, every one)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -50,7 +50,8 @@ class Cell:
 
 CELLS = [
     Cell("mpc_reach", "mpc", REACH, {"total_steps": 600, "explore_steps": 100, "fit_every": 100,
-                                     "eval_every": 100, "planner": PLANNER}),
+                                     "eval_every": 100, "world_model": {"propagation": "all"},
+                                     "planner": PLANNER}),
     Cell("mpc_reach_one_member", "mpc", REACH, {  # the benchmark's planner: 20+ plans/s on 2 cores
         "total_steps": 600, "explore_steps": 100, "fit_every": 100, "eval_every": 100,
         "world_model": {"propagation": "one"},
