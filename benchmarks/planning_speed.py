@@ -17,13 +17,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.timing import median_ms
 from dataset import atomic_write_text
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -36,18 +35,6 @@ CASES = [  # (MLP widths, planner, iterations, propagation)
     ([64, 64], "mppi", 5, "one"), ([64, 64], "random_shooting", 1, "all"),
     ([200, 200], "cem", 3, "all"), ([200, 200], "cem", 3, "one"), ([200, 200], "mppi", 3, "one"),
 ]
-
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times)
 
 
 def model_case(method: str, iterations: int, hidden: list[int], repeats: int,
