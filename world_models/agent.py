@@ -62,6 +62,7 @@ class MPCAgent(Learner):
     config_class = MPCConfig
     sources = ("env",)
     resumable = True
+    data_parallel = True  # torchrun: every rank collects the same episodes; the model's fits are split
 
     def __init__(self, config: MPCConfig, meta: AgentMeta, model: DynamicsModel,
                  reward_fn: RewardFn | None) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from agents import distributed
 from envs.errors import ConfigError
 
 KINDS = ("ensemble", "mlp")
@@ -167,8 +168,9 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
     Sets the normalizer from the data, draws each member's bootstrap resample (ensembles only),
     solves the linear part by least squares per member, then takes ``train_steps`` Adam steps on
     minibatches of each member's resample, keeping them only if they lowered the training error
-    (so the model is never worse than its least-squares start). Returns the last loss and the
-    members' training MSE (normalized units).
+    (so the model is never worse than its least-squares start). Under ``torchrun`` the minibatches
+    are split over the ranks (:mod:`agents.distributed`). Returns the last loss and the members'
+    training MSE (normalized units).
     """
     cfg, n = model.config, len(data["states"])
     if n < 2:
@@ -185,14 +187,20 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
     _least_squares(model, xn[boot], yn[boot])
     start, start_mse = copy.deepcopy(model.state_dict()), _mse(model, xn, yn)
     optimizer = optimizer or make_optimizer(model)
+    # Under torchrun every rank holds the same data and draws the same global minibatch; each takes
+    # its share of it and DDP averages the gradients, so the ranks take identical steps.
+    shard_loss = distributed.data_parallel(model, model.loss)
+    ranks = distributed.world_size()
+    batch = max(ranks, min(cfg.batch_size, n) // ranks * ranks)  # a global batch the ranks split evenly
     loss = torch.tensor(0.0)
     for _ in range(cfg.train_steps):
-        pick = torch.randint(0, n, (e, min(cfg.batch_size, n)), generator=generator)
-        rows = boot.gather(1, pick)
-        loss = model.loss(xn[rows], yn[rows])
+        pick = torch.randint(0, n, (e, batch), generator=generator)
+        rows = boot.gather(1, pick[:, distributed.shard(torch.arange(batch))])
+        loss = shard_loss(xn[rows], yn[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    distributed.check_in_sync(list(model.parameters()))  # under torchrun: every rank took the same steps
     mse = _mse(model, xn, yn)
     if mse > start_mse:  # Adam's steps made the fit worse (e.g. a linear system, already exact): undo
         model.load_state_dict(start)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agents import distributed
 from agents.checkpoint import load_checkpoint
 from agents.learner import TrainingSource
 from agents.rl.monitor import read_curve, write_curve
@@ -174,7 +175,8 @@ class _Run:
         self.curve.append(point)
         self.source.log(self.steps, {"validation/success_rate": summary.success_rate,
                                      "validation/mean_return": summary.mean_return})
-        if self.run_dir is not None:
+        writes = self.run_dir is not None and distributed.is_rank0()  # under torchrun, rank 0 alone
+        if writes:
             if self.best is None or _score(point) > _score(self.best):
                 self.best = point
                 agent.save(self.run_dir / "best.pt")
