@@ -18,6 +18,7 @@ METHODS: dict[str, str] = {
     "dqn": "agents.rl.agent:DQNAgent",
     "ibc": "agents.ibc.agent:IBCAgent",
     "knn": "agents.knn:KNNAgent",
+    "mpc": "world_models.agent:MPCAgent",
     "ppo": "agents.rl.agent:PPOAgent",
     "random_search": "agents.random_search:RandomSearchAgent",
     "sac": "agents.rl.agent:SACAgent",

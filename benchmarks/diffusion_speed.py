@@ -15,7 +15,6 @@ Effective actions per second = Ta / seconds per chunk. One torch thread. Writes
 import argparse
 import json
 import platform
-import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.timing import median_ms
 from dataset import atomic_write_text
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -43,18 +43,6 @@ def make_model(objective: str, down_dims: list[int]):
     model.fit_normalizers({"state": np.random.default_rng(0).normal(size=(64, OBS_DIM)).astype(np.float32)},
                           np.random.default_rng(1).uniform(-1, 1, (64, ACTION_DIM)).astype(np.float32))
     return model.eval()
-
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times)
 
 
 def ours(model, sampling, denoise, obs):

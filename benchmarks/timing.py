@@ -10,6 +10,7 @@ is the case's uncontended time per step. Every repeat runs every group once, one
 import gc
 import math
 import statistics
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,3 +104,15 @@ def stats(values: list[float | None]) -> dict[str, Any]:
         return {"median": None, "min": None, "max": None, "repeats": values}
     return {"median": statistics.median(defined), "min": min(defined), "max": max(defined),
             "repeats": values}
+
+
+def median_ms(fn: Any, repeats: int) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after two warm-up calls."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)

@@ -57,7 +57,7 @@ def main(cfg: DictConfig) -> float:
     name = values.pop("name")
     method, agent_cfg = find_method(name), make_config(name, values)
     if distributed.init_from_env() and not method.data_parallel:
-        raise ConfigError(f"{name} does not train under torchrun; data-parallel methods: bc, diffusion. "
+        raise ConfigError(f"{name} does not train under torchrun; data-parallel methods: bc, diffusion, mpc. "
                           "Run it as one process (python scripts/train.py ...)")
     rank0 = distributed.is_rank0()
     out = distributed.broadcast_object(start_run(cfg) if rank0 else None)  # rank 0's run dir everywhere

@@ -6,6 +6,7 @@ import torch
 
 import envs as roboloop_envs
 from agents import TrainingSource, find_method, load_agent, make_config
+from agents.diffusion.agent import DiffusionAgent
 from agents.diffusion.config import DiffusionConfig
 from agents.diffusion.execution import AsyncChunks, ChunkQueue, TemporalEnsemble
 from agents.diffusion.model import DiffusionModel
@@ -267,3 +268,12 @@ def test_guidance_needs_a_goal_and_a_trained_null():
         DiffusionConfig(goal_keys=["goal"], goal_dropout=0.0, guidance_scale=3.0)
     with pytest.raises(ConfigError, match="overlap"):
         DiffusionConfig(obs_keys=["state", "goal"], goal_keys=["goal"])
+
+
+def test_a_checkpoint_saved_before_goals_existed_still_loads(trained):
+    agent, data = trained
+    state = agent.state()
+    state["model"] = {k: v for k, v in state["model"].items() if k != "null_goal"}
+    again = DiffusionAgent.from_state(agent.config, agent.meta, state)
+    for name, p in agent.model.state_dict().items():
+        torch.testing.assert_close(again.model.state_dict()[name], p)

@@ -19,6 +19,7 @@ from agents.minimize import TrainState, minimize
 from dataset import DemoDataset
 from envs.errors import ConfigError
 from tests.conftest import ROOT
+from world_models import dynamics
 
 CFG = BCConfig(steps=30, batch_size=32, hidden_sizes=[16], lr=3e-3)
 
@@ -52,7 +53,19 @@ def ranks_at_work(rank: int, world: int, port: int, out: str, demos: str) -> Non
     agent = find_method("diffusion").fit(cfg, source)  # minimize checks that the ranks agree at the end
     torch.save({k: v for k, v in agent.state()["model"].items() if torch.is_tensor(v)},
                Path(out) / f"diffusion_rank{rank}.pt")
+    torch.save(fit_dynamics().state_dict(), Path(out) / f"dynamics_rank{rank}.pt")
     distributed.shutdown()
+
+
+def fit_dynamics() -> torch.nn.Module:
+    """A 3-member ensemble fitted to a small nonlinear system (on this rank's shares of the batches)."""
+    rng = torch.Generator().manual_seed(0)
+    states, actions = torch.randn(300, 4, generator=rng), torch.rand(300, 2, generator=rng) * 2 - 1
+    next_states = states + 0.1 * torch.tanh(states[:, :2].repeat(1, 2) + actions.repeat(1, 2))
+    model = dynamics.build(4, 2, {"members": 3, "hidden": [16], "train_steps": 20, "batch_size": 64})
+    dynamics.fit(model, {"states": states, "actions": actions, "next_states": next_states},
+                 torch.Generator().manual_seed(1))
+    return model
 
 
 def train_checking_every_step(rank: int, out: str) -> None:
@@ -147,6 +160,14 @@ def test_diffusion_trains_data_parallel_with_the_same_weights_on_both_ranks(two_
     ranks = [torch.load(two_ranks / f"diffusion_rank{r}.pt", weights_only=True) for r in range(2)]
     assert ranks[0].keys() == ranks[1].keys() and all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
     assert torch.load(two_ranks / "diffusion" / "train_state.pt", weights_only=True)["step"] == 4
+
+
+def test_dynamics_models_fit_data_parallel_like_one_process(two_ranks) -> None:
+    ranks = [torch.load(two_ranks / f"dynamics_rank{r}.pt", weights_only=True) for r in range(2)]
+    assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+    alone = fit_dynamics().state_dict()  # one process, the same global batches
+    for k, v in alone.items():
+        torch.testing.assert_close(ranks[0][k], v, atol=1e-5, rtol=1e-4)
 
 
 def test_the_global_batch_must_split_evenly(monkeypatch) -> None:

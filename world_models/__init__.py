@@ -1,1 +1,8 @@
-"""Learned dynamics models and planners (MPC). Not built yet: see the open issues."""
+"""Learned dynamics and planning: models of p(s' | s, a), batched planners, MPC and the model-based loop.
+
+- ``dynamics``: a deterministic MLP and a probabilistic ensemble (PETS) over the state vector.
+- ``planners``: random shooting, CEM and MPPI, batched in torch.
+- ``objectives``: a sequence's return under a learned model or under the simulator itself.
+- ``mpc``: receding-horizon control; ``SimulatorPlanner`` plans in the env's own physics.
+- ``agent`` / ``training``: the ``mpc`` Learner and its collect -> fit -> plan loop.
+"""

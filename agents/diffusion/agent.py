@@ -185,7 +185,9 @@ class DiffusionAgent(Learner):
         """Rebuild from a checkpoint."""
         shapes = {k: tuple(v) for k, v in state["frame_shapes"].items()}
         model = DiffusionModel(shapes, state["frame_dtypes"], config, state["action_dim"])
-        model.load_state_dict(state["model"])
+        weights = dict(state["model"])
+        weights.setdefault("null_goal", torch.zeros(0))  # saved before goals existed: no goal keys
+        model.load_state_dict(weights)
         return cls(model, config, meta)
 
 

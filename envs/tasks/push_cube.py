@@ -109,6 +109,24 @@ class PushCubeTask(TaskBase):
             return False, "cube_out_of_reach"
         return False, None
 
+    def batch_reward(self, states: Any, actions: Any) -> Any:
+        """``reward_terms`` summed, over a batch: next states (..., 14), actions (..., 2) -> (...).
+
+        Numpy arrays or torch tensors alike (shared operators only; the env layer never imports torch).
+        """
+        cube_goal = _norm(states[..., 12:14])
+        return (-0.5 * _norm(states[..., 10:12]) - 2.0 * cube_goal
+                - 0.01 * (actions * actions).sum(-1) + (cube_goal < GOAL_TOLERANCE) * 5.0)
+
+    def batch_success(self, states: Any) -> Any:
+        """``outcome``'s success over a batch of state vectors (..., 14) -> bool (...)."""
+        return _norm(states[..., 12:14]) < GOAL_TOLERANCE
+
+
+def _norm(v: Any) -> Any:
+    """Euclidean norm over the last axis of a numpy array or a torch tensor."""
+    return (v * v).sum(-1) ** 0.5
+
 
 def _sample_away(rng: np.random.Generator, half: float, avoid: np.ndarray) -> np.ndarray:
     """Uniform point in [-half, half]^2 at least ``MIN_SEPARATION`` from ``avoid``."""

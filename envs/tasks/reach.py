@@ -104,6 +104,24 @@ class ReachTask(TaskBase):
         """Success once the TCP is within 2 cm of the target."""
         return math.dist(s.ee, s.targets[0]) < SUCCESS_DISTANCE, None
 
+    def batch_reward(self, states: Any, actions: Any) -> Any:
+        """``reward_terms`` summed, over a batch: next states (..., 17), actions (..., Da) -> (...).
+
+        Written with operators that numpy arrays and torch tensors share, so planners call it on
+        tensors without the env layer importing torch.
+        """
+        d = _norm(states[..., 14:17])
+        return -d - 0.01 * (actions * actions).sum(-1) + (d < SUCCESS_DISTANCE) * 1.0
+
+    def batch_success(self, states: Any) -> Any:
+        """``outcome``'s success over a batch of state vectors (..., 17) -> bool (...)."""
+        return _norm(states[..., 14:17]) < SUCCESS_DISTANCE
+
+
+def _norm(v: Any) -> Any:
+    """Euclidean norm over the last axis of a numpy array or a torch tensor."""
+    return (v * v).sum(-1) ** 0.5
+
 
 def make_reach_env(backend: str = "mujoco", **kwargs: Any) -> Any:
     """Entry point of ``roboloop/Reach-v0``; options go to :class:`TaskEnv` or the scene."""

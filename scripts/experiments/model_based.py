@@ -1,0 +1,172 @@
+"""Sample efficiency: MPC over a learned ensemble vs SAC, env steps to 90% held-out success, 3 seeds.
+
+    python scripts/experiments/model_based.py                    # Reach: MPC + SAC, seeds 0 1 2
+    python scripts/experiments/model_based.py --cells mpc_push_cube --seeds 0
+    python scripts/experiments/model_based.py --quick            # a minute or two: checks the pipeline
+
+Both methods train through ``agents`` (the Learner interface scripts/train.py uses) and are
+validated on the same held-out validation seeds (90000+, never trained on) every ``eval_every``
+env steps, 10 episodes a point; "steps to 90%" is the first validation point at or above 90%.
+The final agents are then tested on ``--test-episodes`` evaluation seeds (100000+), pooled over
+seeds with a Wilson 95% interval. Writes docs/results/model_based.{json,md} and
+model_based_curves.png (merging with earlier cells); each run's checkpoints go to --runs.
+"""
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import envs  # noqa: E402
+from agents import TrainingSource, find_method, make_config  # noqa: E402
+from dataset import atomic_write_text  # noqa: E402
+from loop import evaluate, wilson_interval  # noqa: E402
+from loop.evaluation import evaluation_seeds  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "results"
+RUNS = ROOT / "runs" / "experiments" / "model_based"
+REACH, PUSH_CUBE = "roboloop/Reach-v0", "roboloop/PushCube-v0"
+PLANNER = {"method": "cem", "horizon": 10, "samples": 200, "iterations": 3, "elites": 20}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row: a method on an env, with config overrides."""
+
+    name: str
+    method: str
+    env_id: str
+    options: dict = field(default_factory=dict)
+    env_kwargs: dict = field(default_factory=lambda: {"backend": "mujoco", "obs_mode": "state"})
+
+
+CELLS = [
+    Cell("mpc_reach", "mpc", REACH, {"total_steps": 600, "explore_steps": 100, "fit_every": 100,
+                                     "eval_every": 100, "world_model": {"propagation": "all"},
+                                     "planner": PLANNER}),
+    Cell("mpc_reach_one_member", "mpc", REACH, {  # the benchmark's planner: 20+ plans/s on 2 cores
+        "total_steps": 600, "explore_steps": 100, "fit_every": 100, "eval_every": 100,
+        "world_model": {"propagation": "one"},
+        "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+    Cell("sac_reach", "sac", REACH, {"total_steps": 10_000, "eval_every": 1000}),
+    Cell("mpc_push_cube", "mpc", PUSH_CUBE, {
+        "total_steps": 3000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
+        "world_model": {"hidden": [128, 128], "propagation": "one"},
+        "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+]
+
+
+def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool) -> dict:
+    """Train one seed (validation curve on the way), then test it on held-out evaluation seeds."""
+    started = time.perf_counter()
+    run_dir = runs / cell.name / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    options = {**cell.options, "seed": seed, "eval_episodes": 10}
+    if cell.method == "mpc":
+        options["world_model"] = {**options.get("world_model", {}), "seed": seed}
+    if quick:
+        options.update(total_steps=2 * options["eval_every"] // (10 if cell.method == "sac" else 1),
+                       eval_every=options["eval_every"] // (10 if cell.method == "sac" else 1),
+                       eval_episodes=2)
+        if cell.method == "sac":
+            options["learning_starts"] = 50
+    source = TrainingSource(cell.env_id, dict(cell.env_kwargs), progress=False, run_dir=run_dir)
+    agent = find_method(cell.method).fit(make_config(cell.method, options), source)
+    train_s = time.perf_counter() - started
+    curve = json.loads((run_dir / "learning_curve.json").read_text())
+    env = envs.make(cell.env_id, **cell.env_kwargs)
+    test = evaluate(env, agent, evaluation_seeds(test_episodes), progress=None)
+    env.close()
+    reached = next((p for p in curve if p["success_rate"] >= 0.9), None)
+    return {"seed": seed, "train_seconds": round(train_s, 1), "env_steps": curve[-1]["step"],
+            "test_success": test.success_rate, "test_success_ci95": list(test.success_ci95),
+            "test_mean_return": test.mean_return, "test_episodes": test.episodes,
+            "validation_90_step": reached and reached["step"],
+            "validation_90_seconds": reached and reached["seconds"], "curve": curve}
+
+
+def summarize(cell: Cell, runs: list[dict]) -> dict:
+    """Pooled test success (Wilson 95%) and per-seed figures."""
+    k = sum(round(r["test_success"] * r["test_episodes"]) for r in runs)
+    n = sum(r["test_episodes"] for r in runs)
+    return {"cell": cell.name, "method": cell.method, "env_id": cell.env_id, "env_kwargs": cell.env_kwargs,
+            "options": cell.options, "runs": runs, "pooled_success": k / n,
+            "pooled_success_ci95": list(wilson_interval(k, n))}
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """One table: a line per cell, seeds side by side."""
+    lines = ["| cell | env steps to 90% validation success, per seed | env steps trained | "
+             "test success per seed | pooled test success (95% CI) | train time per seed (s) |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        runs, (lo, hi) = row["runs"], row["pooled_success_ci95"]
+        reach = ", ".join("not reached" if r["validation_90_step"] is None else f"{r['validation_90_step']:,}"
+                          for r in runs)
+        trained = ", ".join(f"{r['env_steps']:,}" for r in runs)
+        success = ", ".join(f"{r['test_success']:.0%}" for r in runs)
+        seconds = ", ".join(f"{r['train_seconds']:.0f}" for r in runs)
+        lines.append(f"| {row['cell']} | {reach} | {trained} | {success} "
+                     f"| {row['pooled_success']:.1%} ({lo:.1%}-{hi:.1%}) | {seconds} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Validation success vs env steps (log scale), one panel per env, a line per cell and seed."""
+    env_ids = sorted({r["env_id"] for r in rows})
+    fig, axes = plt.subplots(1, len(env_ids), figsize=(6 * len(env_ids), 3.2), squeeze=False)
+    for ax, env_id in zip(axes[0], env_ids, strict=True):
+        for k, row in enumerate(r for r in rows if r["env_id"] == env_id):
+            color = f"C{k}"
+            for i, run in enumerate(row["runs"]):
+                steps = [p["step"] for p in run["curve"]]
+                ax.plot(steps, [p["success_rate"] for p in run["curve"]], marker=".", color=color, alpha=0.8,
+                        label=row["cell"] if i == 0 else None)
+        ax.axhline(0.9, color="grey", lw=0.8, ls="--")
+        ax.set(xscale="log", title=f"{env_id} (validation, 10 episodes a point)", xlabel="env steps",
+               ylabel="success", ylim=(-0.02, 1.02))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    """Run the chosen cells and seeds; merge with earlier results for other cells."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", nargs="*", default=["mpc_reach", "sac_reach"],
+                        choices=[c.name for c in CELLS])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--test-episodes", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline only")
+    parser.add_argument("--out", type=Path, default=OUT, help="where model_based.{json,md} and the plot go")
+    parser.add_argument("--runs", type=Path, default=RUNS, help="where each run's checkpoints go")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "model_based.json"
+    previous = {r["cell"]: r for r in json.loads(results_path.read_text())} if results_path.is_file() else {}
+    for cell in [c for c in CELLS if c.name in args.cells]:
+        runs = []
+        for seed in args.seeds:
+            runs.append(run_cell(cell, seed, args.runs, 3 if args.quick else args.test_episodes, args.quick))
+            print(cell.name, {k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
+        previous[cell.name] = summarize(cell, runs)
+        rows = [previous[c.name] for c in CELLS if c.name in previous]
+        atomic_write_text(results_path, json.dumps(rows, indent=1) + "\n")
+        atomic_write_text(args.out / "model_based.md", to_markdown(rows))
+        plot(rows, args.out / "model_based_curves.png")
+    print(to_markdown([previous[c.name] for c in CELLS if c.name in previous]))
+
+
+if __name__ == "__main__":
+    main()
