@@ -122,7 +122,7 @@ def test_matched_reference_runs_one_host_step_per_reacher_step() -> None:
 
 
 class SlowStep:
-    """100 µs a step; every 4th step also 'resets' for 1 ms, which it reports as excluded."""
+    """100 µs a step; every 4th step also 'resets' for 5 ms, which it reports as excluded."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -133,7 +133,7 @@ class SlowStep:
     def __call__(self) -> float:
         self.calls += 1
         spin(1e-4)
-        return spin(1e-3) if self.calls % 4 == 0 else 0.0
+        return spin(5e-3) if self.calls % 4 == 0 else 0.0
 
 
 def spin(seconds: float) -> float:
@@ -152,7 +152,9 @@ def test_blocks_exclude_resets_and_take_turns() -> None:
     for case in cases:
         assert 1 <= turns <= 4 and t[case.key]["steps"] == 4 * turns == case.step.calls
         assert t[case.key]["resets"] == turns  # every case got the same number of blocks
-        assert 100 <= t[case.key]["step_us_p10"] < 200  # the 1 ms resets are left out
+        # 100 us steps; with the 5 ms resets counted a step would average >= 1350 us. The margin
+        # leaves room for a loaded machine descheduling the spin.
+        assert 100 <= t[case.key]["step_us_p10"] < 1000
 
 
 def test_unknown_ids_fail_with_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
