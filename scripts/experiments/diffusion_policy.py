@@ -335,6 +335,8 @@ def merge_cells(old: dict | None, new: dict) -> dict:
     seeds = {c["seed"] for c in new["cells"]}
     kept = [c for c in old["cells"] if c["seed"] not in seeds]
     cells = sorted(kept + new["cells"], key=lambda c: c["seed"])
+    if "coverage" in new:  # pooled over every seed, not only this run's
+        new = {**new, "coverage": {k: pooled_coverage(cells, k) for k in ("coverage_max", "coverage_last3")}}
     return {**new, "cells": cells}
 
 
