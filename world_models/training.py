@@ -175,8 +175,7 @@ class _Run:
         self.curve.append(point)
         self.source.log(self.steps, {"validation/success_rate": summary.success_rate,
                                      "validation/mean_return": summary.mean_return})
-        writes = self.run_dir is not None and distributed.is_rank0()  # under torchrun, rank 0 alone
-        if writes:
+        if self.run_dir is not None and distributed.is_rank0():  # under torchrun, rank 0 alone writes
             if self.best is None or _score(point) > _score(self.best):
                 self.best = point
                 agent.save(self.run_dir / "best.pt")
