@@ -14,6 +14,7 @@ model_based_curves.png (merging with earlier cells); each run's checkpoints go t
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import envs  # noqa: E402
+import envs  # noqa: E402,F401
 from agents import TrainingSource, find_method, make_config  # noqa: E402
 from dataset import atomic_write_text  # noqa: E402
-from loop import evaluate, wilson_interval  # noqa: E402
-from loop.evaluation import evaluation_seeds  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from online_results import pooled, test_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
@@ -82,24 +84,14 @@ def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool)
     agent = find_method(cell.method).fit(make_config(cell.method, options), source)
     train_s = time.perf_counter() - started
     curve = json.loads((run_dir / "learning_curve.json").read_text())
-    env = envs.make(cell.env_id, **cell.env_kwargs)
-    test = evaluate(env, agent, evaluation_seeds(test_episodes), progress=None)
-    env.close()
-    reached = next((p for p in curve if p["success_rate"] >= 0.9), None)
     return {"seed": seed, "train_seconds": round(train_s, 1), "env_steps": curve[-1]["step"],
-            "test_success": test.success_rate, "test_success_ci95": list(test.success_ci95),
-            "test_mean_return": test.mean_return, "test_episodes": test.episodes,
-            "validation_90_step": reached and reached["step"],
-            "validation_90_seconds": reached and reached["seconds"], "curve": curve}
+            **test_figures(cell.env_id, cell.env_kwargs, agent, curve, test_episodes)}
 
 
 def summarize(cell: Cell, runs: list[dict]) -> dict:
     """Pooled test success (Wilson 95%) and per-seed figures."""
-    k = sum(round(r["test_success"] * r["test_episodes"]) for r in runs)
-    n = sum(r["test_episodes"] for r in runs)
     return {"cell": cell.name, "method": cell.method, "env_id": cell.env_id, "env_kwargs": cell.env_kwargs,
-            "options": cell.options, "runs": runs, "pooled_success": k / n,
-            "pooled_success_ci95": list(wilson_interval(k, n))}
+            "options": cell.options, "runs": runs, **pooled(runs)}
 
 
 def to_markdown(rows: list[dict]) -> str:

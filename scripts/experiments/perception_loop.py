@@ -3,15 +3,19 @@
     python scripts/experiments/perception_loop.py --checkpoint runs/train_perception/<run>/checkpoint.pt
     python scripts/experiments/perception_loop.py --checkpoint <ckpt> --quick   # minutes, a pipeline check
     python scripts/experiments/perception_loop.py --keypoints <ckpt> --arms keypoints --merge  # add an arm
+    python scripts/experiments/perception_loop.py --detector <ckpt> --arms detector pixels --merge
 
 Expert demonstrations (DART noise 0.6, seeds 0..demos-1, MuJoCo) are recorded through
 ``PerceptionWrapper``: every stored observation holds the features of the perception modules the
 chosen arms need (PointNet on the top and front point clouds: ``cube_centroid``, ``goal_centroid``;
-keypoints from the top camera's rgb + depth: ``cube_top_keypoint``, ``goal_keypoint``) beside
-``proprio`` and the privileged ``state`` the expert labels with (the noise is seeded, so every run
-records the same trajectories). From the same demonstrations BC is trained per arm and seed on
-that arm's keys, and every arm is evaluated on the same held-out seeds (100000+); a perception
-arm sees the env only through its module passed to the loop (no ``state`` in its observations).
+keypoints from the top camera's rgb + depth: ``cube_top_keypoint``, ``goal_keypoint``; the
+detector on the same camera: ``boxes`` and ``box_scores`` per class) beside ``proprio`` and the
+privileged ``state`` the expert labels with (the noise is seeded, so every run records the same
+trajectories); the raw-pixel arm records the top camera's ``top_rgb`` itself. From the same
+demonstrations BC is trained per arm and seed on that arm's keys (the raw-pixel arm through BC's
+spatial-softmax CNN, in batches of 64 where the vector arms use 256), and every arm is evaluated
+on the same held-out seeds (100000+); a perception arm sees the env only through its module passed
+to the loop, the raw-pixel arm only through the camera and proprio (no ``state`` in either).
 ``--merge`` replaces the chosen arms' rows in an existing result and keeps the others. Writes
 docs/results/perception_loop.{json,md,png}.
 """
@@ -39,18 +43,25 @@ from loop.collect import collect  # noqa: E402
 from loop.evaluation import evaluation_seeds, pooled_success  # noqa: E402
 from loop.relabel import Relabelled  # noqa: E402
 from perception.compose import Compose  # noqa: E402
+from perception.detector import DetectorPerception  # noqa: E402
 from perception.keypoints import KeypointPerception  # noqa: E402
 from perception.pointnet_perception import PointNetPerception  # noqa: E402
 from perception.wrapper import PerceptionWrapper  # noqa: E402
 
 ENV_ID = "roboloop/PushCube-v0"
 OUT = Path(__file__).resolve().parents[2] / "docs" / "results"
-SENSORS = {"pointnet": ({"rgb", "pointcloud"}, {"top", "front"}), "keypoints": ({"rgb", "depth"}, {"top"})}
-ARMS = {  # short name -> (row label, BC obs_keys, the perception module it sees the env through)
+SENSORS = {"pointnet": ({"rgb", "pointcloud"}, {"top", "front"}), "keypoints": ({"rgb", "depth"}, {"top"}),
+           "detector": ({"rgb", "depth"}, {"top"}), "pixels": ({"rgb"}, {"top"})}
+MODULES = {"pointnet": PointNetPerception, "keypoints": KeypointPerception, "detector": DetectorPerception}
+RAW_KEYS = {"pixels": ["top_rgb"]}  # what the arms without a module read from the env itself
+BATCH = {"pixels": 64}  # BC batch per arm where it differs from BCConfig's (images cost ~50 ms a batch of 64)
+ARMS = {  # short name -> (row label, BC obs_keys, the sensors it needs: a module in MODULES or raw keys)
     "state": ("privileged state", ["state"], None),
     "pointnet": ("PointNet centroids + proprio", ["cube_centroid", "goal_centroid", "proprio"], "pointnet"),
     "keypoints": ("keypoints (cube top, goal) + proprio", ["cube_top_keypoint", "goal_keypoint", "proprio"],
                   "keypoints"),
+    "detector": ("detector boxes + proprio", ["boxes", "box_scores", "proprio"], "detector"),
+    "pixels": ("raw pixels (top rgb) + proprio", ["top_rgb", "proprio"], "pixels"),
 }
 
 
@@ -63,11 +74,9 @@ def env_kwargs(kinds: set[str]) -> dict:
     return {"obs_mode": "+".join(sorted(sensors)), "cameras": sorted(cameras, key=["top", "front"].index)}
 
 
-def make_module(kind: str, checkpoints: dict[str, str]):
-    """The perception module ``kind`` from its checkpoint."""
-    if kind == "pointnet":
-        return PointNetPerception(checkpoints["pointnet"])
-    return KeypointPerception(checkpoints["keypoints"])
+def make_module(kind: str | None, checkpoints: dict[str, str]):
+    """The perception module ``kind`` from its checkpoint (None for the state and raw-pixel arms)."""
+    return MODULES[kind](checkpoints[kind]) if kind in MODULES else None
 
 
 def make_dataset(root: Path, checkpoints: dict[str, str], kinds: set[str], demos: int,
@@ -75,9 +84,10 @@ def make_dataset(root: Path, checkpoints: dict[str, str], kinds: set[str], demos
     """Expert demos recorded as the features of ``kinds`` (+ proprio, + state for the expert's labels)."""
     kwargs = env_kwargs(kinds)
     env = gym.make(ENV_ID, privileged_state=True, **kwargs)
-    if kinds:
-        env = PerceptionWrapper(env, Compose([make_module(k, checkpoints) for k in sorted(kinds)]),
-                                passthrough=["state"])
+    modules = sorted(kinds & set(MODULES))
+    if modules:
+        raw = ["state", *[key for k in sorted(kinds) for key in RAW_KEYS.get(k, [])]]
+        env = PerceptionWrapper(env, Compose([make_module(k, checkpoints) for k in modules]), passthrough=raw)
     writer = DatasetWriter(root, env_id=ENV_ID, env_kwargs=kwargs, fps=20)
     collect(env, Relabelled(PushCubeExpert(), noise_std=noise), range(demos), writer, progress="collect",
             extra={"features": f"PerceptionWrapper of {sorted(kinds)}: {checkpoints}"})
@@ -90,17 +100,18 @@ def run_cell(data: DemoDataset, arm: str, checkpoints: dict[str, str], seed: int
     """Train BC on one arm's keys and evaluate it on the held-out seeds."""
     _, keys, kind = ARMS[arm]
     t0 = time.perf_counter()
-    agent = BCAgent.fit(BCConfig(obs_keys=keys, seed=seed, steps=steps),
+    batch = BATCH.get(arm, BCConfig.batch_size)
+    agent = BCAgent.fit(BCConfig(obs_keys=keys, seed=seed, steps=steps, batch_size=batch),
                         TrainingSource.from_dataset(data, progress=False))
     train_s = time.perf_counter() - t0
     env = gym.make(ENV_ID, **env_kwargs({kind} if kind else set()))
-    perception = make_module(kind, checkpoints) if kind else None
+    perception = make_module(kind, checkpoints)
     t0 = time.perf_counter()
     summary = evaluate(env, agent, evaluation_seeds(episodes), perception=perception, progress=None)
     eval_s = time.perf_counter() - t0
     env.close()
     steps_run = summary.mean_length * summary.episodes
-    return {"seed": seed, "successes": round(summary.success_rate * summary.episodes),
+    return {"seed": seed, "batch_size": batch, "successes": round(summary.success_rate * summary.episodes),
             "episodes": summary.episodes, "success_rate": summary.success_rate,
             "success_ci95": summary.success_ci95, "train_seconds": round(train_s, 1),
             "eval_ms_per_step": round(1000 * eval_s / steps_run, 2)}
@@ -143,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", help="PointNet from scripts/train_perception.py (the pointnet arm)")
     parser.add_argument("--keypoints", help="keypoints from scripts/train_perception.py task=keypoints")
+    parser.add_argument("--detector", help="detector from scripts/train_perception.py task=detector")
     parser.add_argument("--arms", nargs="+", choices=sorted(ARMS),
                         help="default: state and every arm with a checkpoint")
     parser.add_argument("--merge", action="store_true",
@@ -157,11 +169,12 @@ def main() -> None:
         plot(rows, args.out / "perception_loop.png")
         return
     torch.set_num_threads(1)
-    checkpoints = {k: v for k, v in (("pointnet", args.checkpoint), ("keypoints", args.keypoints)) if v}
-    arms = args.arms or ["state", *[a for a in ("pointnet", "keypoints") if a in checkpoints]]
+    checkpoints = {k: v for k, v in (("pointnet", args.checkpoint), ("keypoints", args.keypoints),
+                                     ("detector", args.detector)) if v}
+    arms = args.arms or ["state", *[a for a in MODULES if a in checkpoints]]
     kinds = {ARMS[a][2] for a in arms if ARMS[a][2]}
-    if kinds - set(checkpoints):
-        parser.error(f"arms {arms} need checkpoints for {sorted(kinds - set(checkpoints))}")
+    if (kinds & set(MODULES)) - set(checkpoints):
+        parser.error(f"arms {arms} need checkpoints for {sorted((kinds & set(MODULES)) - set(checkpoints))}")
     demos, noise, seeds, steps, episodes = 100, 0.6, (0, 1, 2), 5000, 50
     if args.quick:
         demos, seeds, steps, episodes = 4, (0,), 200, 3
@@ -177,7 +190,9 @@ def main() -> None:
                          "pooled": pooled_success(cells), "collect_seconds": round(collect_s, 1)})
             print(to_markdown(rows).splitlines()[-1], flush=True)
     config = {"env_id": ENV_ID, "checkpoints": checkpoints, "demos": demos, "demo_noise": noise,
-              "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes}, "training_seeds": list(seeds),
+              "bc": {"steps": steps, "hidden_sizes": BCConfig().hidden_sizes,
+                     "batch_size": BCConfig.batch_size, "batch_size_per_arm": BATCH},
+              "training_seeds": list(seeds),
               "eval_seeds_start": 100_000, "eval_episodes": episodes}
     if args.quick:
         print(to_markdown(rows))

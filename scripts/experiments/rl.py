@@ -13,6 +13,7 @@ docs/results/rl.{json,md} and rl_curves.png; each run's checkpoints and curve go
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import envs  # noqa: E402
+import envs  # noqa: E402,F401
 from agents import TrainingSource, find_method, make_config  # noqa: E402
 from dataset import atomic_write_text  # noqa: E402
-from loop import evaluate, wilson_interval  # noqa: E402
-from loop.evaluation import evaluation_seeds  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from online_results import pooled, test_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
@@ -109,24 +111,14 @@ def run_cell(cell: Cell, seed: int, runs: Path, quick: bool) -> dict:
         facts = {"env_steps": agent.meta.extra["env_steps"]}
         curve = json.loads((run_dir / "learning_curve.json").read_text())
     train_s = time.perf_counter() - started
-    env = envs.make(cell.env_id, **cell.env_kwargs)
-    test = evaluate(env, agent, evaluation_seeds(3 if quick else TEST_EPISODES), progress=None)
-    env.close()
-    reached = next((p for p in curve if p["success_rate"] >= 0.9), None)
     return {"seed": seed, "train_seconds": round(train_s, 1), "selected_step": facts["env_steps"],
-            "test_success": test.success_rate, "test_success_ci95": list(test.success_ci95),
-            "test_mean_return": test.mean_return, "test_episodes": test.episodes,
-            "validation_90_step": reached and reached["step"],
-            "validation_90_seconds": reached and reached["seconds"], "curve": curve}
+            **test_figures(cell.env_id, cell.env_kwargs, agent, curve, 3 if quick else TEST_EPISODES)}
 
 
 def summarize(cell: Cell, runs: list[dict]) -> dict:
     """Pooled test success (Wilson 95%) and per-seed figures."""
-    k = sum(round(r["test_success"] * r["test_episodes"]) for r in runs)
-    n = sum(r["test_episodes"] for r in runs)
     return {"cell": cell.name, "method": cell.method, "env_id": cell.env_id, "env_kwargs": cell.env_kwargs,
-            "options": cell.options, "goal": cell.goal, "runs": runs, "pooled_success": k / n,
-            "pooled_success_ci95": list(wilson_interval(k, n)),
+            "options": cell.options, "goal": cell.goal, "runs": runs, **pooled(runs),
             "min_seed_return": min(r["test_mean_return"] for r in runs)}
 
 
