@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from envs.errors import ConfigError
@@ -164,6 +165,23 @@ class DetectorPerception:
 
     def reset(self) -> None:
         """Stateless."""
+
+    def check_image_size(self, image_size: int) -> None:
+        """Refuse an env whose images differ in size from the detector's (``PerceptionWrapper`` asks)."""
+        if self.image_size is not None and int(image_size) != int(self.image_size):
+            raise ConfigError(f"the detector in {self.checkpoint} was trained on {self.image_size}x"
+                              f"{self.image_size} images but the env renders {image_size}x{image_size}; "
+                              f"make the env with image_size={self.image_size}")
+
+    def observation_space(self, env_space: spaces.Space) -> spaces.Dict:
+        """The feature space, given the env's (dict) observation space: boxes in pixels, scores in [0, 1]."""
+        if not isinstance(env_space, spaces.Dict) or any(k not in env_space.spaces for k in self.keep):
+            raise ObservationKeyError(f"DetectorPerception keeps {self.keep} but the env's observation space "
+                                      f"is {env_space}")
+        c = len(self.detector.classes)
+        return spaces.Dict({"boxes": spaces.Box(-np.inf, np.inf, (c, 4), np.float32),
+                            "box_scores": spaces.Box(0.0, 1.0, (c,), np.float32),
+                            **{key: env_space[key] for key in self.keep}})
 
     def __call__(self, obs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Features of one observation."""

@@ -173,6 +173,14 @@ def test_detector_overfits_a_tiny_set_and_round_trip(tmp_path) -> None:
     with pytest.raises(KeyError, match="top_depth"):
         module({"top_rgb": data["image_rgb"][0]})
     assert load_detector(str(path))[1]["classes"] == ["red", "blue"]
+    env = gym.make("roboloop/PushCube-v0", obs_mode="rgb+depth", image_size=24, horizon=3)
+    wrapped = PerceptionWrapper(env, make_perception({"name": "detector", "checkpoint": str(path)}))
+    obs, _ = wrapped.reset(seed=0)
+    assert set(obs) == {"boxes", "box_scores", "proprio"} and wrapped.observation_space.contains(obs)
+    wrapped.close()
+    with pytest.raises(ConfigError, match="trained on 24x24 images but the env renders 32x32"):
+        PerceptionWrapper(gym.make("roboloop/PushCube-v0", obs_mode="rgb+depth", image_size=32),
+                          make_perception({"name": "detector", "checkpoint": str(path)}))
 
 
 def test_heatmap_net_shapes() -> None:

@@ -15,7 +15,7 @@ from loop import rollout
 from loop.protocols import Callback
 from world_models.dynamics import WorldModelConfig, build, disagreement, fit
 from world_models.mpc import MPC, SimulatorPlanner
-from world_models.objectives import check_model_fits, model_objective, simulator_objective
+from world_models.objectives import check_model_fits, model_objective, simulator_objective, task_reward
 from world_models.planners import PlannerConfig, PlanningError, plan
 
 REACH, PUSH_CUBE = "roboloop/Reach-v0", "roboloop/PushCube-v0"
@@ -124,6 +124,31 @@ def test_a_task_at_the_goal_counts_as_success_in_the_batched_functions() -> None
     task = env.unwrapped.task
     assert task.batch_success(np.stack([obs, at_goal])).tolist() == [False, True]
     env.close()
+
+
+def test_planners_take_pushcubes_shaped_reward_which_prefers_the_pusher_behind_the_cube() -> None:
+    env = gym.make(PUSH_CUBE)
+    env.reset(seed=0)
+    task = env.unwrapped.task
+    assert task_reward(env) == task.batch_planning_reward  # a shaped reward, where a task has one
+    env.close()
+    env = gym.make(REACH)
+    assert task_reward(env) == env.unwrapped.task.batch_reward
+    env.close()
+
+    def state(pusher_xy: tuple[float, float]) -> np.ndarray:  # cube at the origin, goal 0.1 m along +x
+        s = np.zeros(14, np.float32)
+        s[0:2], s[8:10] = pusher_xy, (0.1, 0.0)
+        s[10:12], s[12:14] = -np.asarray(pusher_xy), (0.1, 0.0)
+        return s
+
+    behind, in_front = state((-0.05, 0.0)), state((0.05, 0.0))  # as far from the cube, opposite sides
+    states, actions = np.stack([behind, in_front]), np.zeros((2, 2), np.float32)
+    shaped = task.batch_planning_reward(states, actions)
+    assert shaped[0] > shaped[1] + 0.09  # 10 cm closer to the pre-push point
+    np.testing.assert_allclose(task.batch_reward(states, actions)[0], task.batch_reward(states, actions)[1])
+    as_torch = task.batch_planning_reward(torch.from_numpy(states), torch.from_numpy(actions))
+    np.testing.assert_allclose(as_torch.numpy(), shaped, atol=1e-6)
 
 
 class FixedPlan:

@@ -2,7 +2,8 @@
 
 Each builder returns an ``Objective``, ``actions (N, H, Da) -> returns (N,)``, for the planners.
 Rewards come from the task's batched ``batch_reward(next_states, actions)`` (Reach and PushCube
-define one, next to their scalar reward) or, where a task has none, from the model's learned
+define one, next to their scalar reward; PushCube also a ``batch_planning_reward`` shaped for
+short horizons, which planners prefer) or, where a task has none, from the model's learned
 reward head. Everything a planner cannot use is refused here, before any planning.
 """
 
@@ -21,9 +22,13 @@ RewardFn = Any  # (next_states (..., Ds), actions (..., Da)) -> rewards (...), n
 
 
 def task_reward(env: gym.Env) -> RewardFn | None:
-    """The task's batched reward of the state vector, or None if the task has none."""
+    """What planners maximize: the task's batched reward of the state vector, or None if it has none.
+
+    A task may define ``batch_planning_reward``, a reward shaped for short horizons (PushCube's
+    approaches the point behind the cube); planners take it over ``batch_reward``.
+    """
     task = getattr(env.unwrapped, "task", None)
-    return getattr(task, "batch_reward", None)
+    return getattr(task, "batch_planning_reward", None) or getattr(task, "batch_reward", None)
 
 
 def check_model_fits(model: DynamicsModel, env: gym.Env) -> None:

@@ -60,7 +60,7 @@ CELLS = [
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
     Cell("sac_reach", "sac", REACH, {"total_steps": 10_000, "eval_every": 1000}),
     Cell("mpc_push_cube", "mpc", PUSH_CUBE, {
-        "total_steps": 3000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
+        "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
         "world_model": {"hidden": [128, 128], "propagation": "one"},
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
 ]
