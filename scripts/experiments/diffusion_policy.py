@@ -168,7 +168,8 @@ def train(ds: DiffusionStudy, data: DemoDataset, options: dict, seed: int, run_d
     every = max(1, steps // ds.checkpoints)
     config = make_config("diffusion", {**options, "steps": steps, "checkpoint_every": every, "seed": seed})
     t0 = time.perf_counter()
-    find_method("diffusion").fit(config, TrainingSource.from_dataset(data, progress=False, run_dir=run_dir))
+    source = TrainingSource.from_dataset(data, progress=False, run_dir=run_dir, resume=True)
+    find_method("diffusion").fit(config, source)  # an interrupted seed continues from its train_state.pt
     return checkpoints(run_dir), round(time.perf_counter() - t0, 1)
 
 
@@ -355,7 +356,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="keep checkpoints in <run-dir>/<study>/seed_N; a seed whose last checkpoint is "
-                             "there is tested, not retrained (resumes an interrupted study)")
+                             "there is tested, not retrained, and an interrupted one continues from its "
+                             "train_state.pt")
     parser.add_argument("--add-seeds", action="store_true",
                         help="merge these seeds into the study's earlier entry with the same settings "
                              "(seeds run in parallel processes)")
