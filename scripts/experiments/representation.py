@@ -1,7 +1,8 @@
 """Representation study: keypoint vs pixel dynamics on PushCube from images (+ the privileged state).
 
     python scripts/experiments/representation.py               # seeds 0 1 2 (about 30 min on one core)
-    python scripts/experiments/representation.py --quick       # a pipeline check (a few minutes)
+    python scripts/experiments/representation.py --quick       # a pipeline check (about a minute)
+    python scripts/experiments/representation.py --replot      # redraw table and plot from the JSON
 
 One set of episodes (MuJoCo, top camera rgb + depth 96x96, episodes of at most ``HORIZON`` steps)
 is collected on training seeds 0.. by the PushCube expert with Gaussian noise or, every third
@@ -444,6 +445,7 @@ def plot(rows: list[dict], path: Path) -> None:
         if r["open_loop_cm_moving"]:
             axes[0].plot(range(len(r["open_loop_cm_moving"])), r["open_loop_cm_moving"], ls="--",
                          color=f"C{i}")
+    axes[0].set_yscale("symlog", linthresh=1.0)  # an off-data rollout can be off by metres
     axes[0].set(xlabel="steps predicted open-loop", ylabel="cube centre error (cm)",
                 title="validation episodes (dashed: cube moved > 1 cm)")
     axes[0].legend(fontsize=8)
@@ -468,7 +470,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--out", type=Path, help=f"default {OUT} (quick: under {RUNS})")
+    parser.add_argument("--replot", action="store_true", help="only redraw the table and plot from the JSON")
     args = parser.parse_args()
+    if args.replot:
+        out = args.out or OUT
+        rows = json.loads((out / "representation.json").read_text())["rows"]
+        atomic_write_text(out / "representation.md", to_markdown(rows))
+        plot(rows, out / "representation.png")
+        return
     torch.set_num_threads(1)
     sizes = QUICK if args.quick else FULL
     seeds = tuple(args.seeds or sizes["seeds"])
