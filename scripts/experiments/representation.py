@@ -72,9 +72,10 @@ ENSEMBLE = {"kind": "ensemble", "members": 5, "hidden": [128, 128], "train_steps
 PIXEL = {"learning_rate": 3e-3}  # 1e-3 had not left the mean-image plateau after 400 steps; 3e-3 had
 ARMS = ("state", "keypoints", "pixels")
 FULL = {"train_episodes": 60, "val_episodes": 10, "keypoint_steps": 600, "pixel_steps": 2000,
-        "eval_episodes": 10, "seeds": (0, 1, 2)}
+        "ensemble_steps": ENSEMBLE["train_steps"], "probe_steps": 1000, "eval_episodes": 10,
+        "seeds": (0, 1, 2)}
 QUICK = {"train_episodes": 6, "val_episodes": 2, "keypoint_steps": 30, "pixel_steps": 20,
-         "eval_episodes": 2, "seeds": (0,)}
+         "ensemble_steps": 50, "probe_steps": 20, "eval_episodes": 2, "seeds": (0,)}
 
 
 class Explorer:
@@ -336,8 +337,7 @@ def run_seed(seed: int, data: dict, kp_ckpt: Path, sizes: dict, run_dir: Path) -
     models, fit_s = {}, {}
     for arm, key in (("state", "state"), ("keypoints", "keypoints")):
         t0 = time.perf_counter()
-        train_steps = ENSEMBLE["train_steps"] if sizes is FULL else 50
-        config = {**ENSEMBLE, "train_steps": train_steps, "seed": seed}
+        config = {**ENSEMBLE, "train_steps": sizes["ensemble_steps"], "seed": seed}
         models[arm] = build(len(data["train"][0][key][0]), 2, config)
         fit(models[arm], transitions(data["train"], key), torch.Generator().manual_seed(seed))
         models[arm].eval()
@@ -346,7 +346,7 @@ def run_seed(seed: int, data: dict, kp_ckpt: Path, sizes: dict, run_dir: Path) -
     t0 = time.perf_counter()
     models["pixels"] = build_pixel_model(2, cfg)
     history = fit_pixels(models["pixels"], data["pix_train"], log_every=max(cfg.train_steps // 8, 1))
-    probe_cm = fit_probe(models["pixels"], data["pix_train"], steps=1000 if sizes is FULL else 20, seed=seed)
+    probe_cm = fit_probe(models["pixels"], data["pix_train"], steps=sizes["probe_steps"], seed=seed)
     fit_s["pixels"] = round(time.perf_counter() - t0, 1)
     torch.save(models["pixels"].checkpoint({"env_id": ENV_ID, "camera": "top", "seed": seed}),
                run_dir / f"pixels_seed{seed}.pt")
@@ -470,6 +470,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--out", type=Path, help=f"default {OUT} (quick: under {RUNS})")
+    parser.add_argument("--pixel-steps", type=int, help="the pixel model's Adam steps (default 2000)")
     parser.add_argument("--replot", action="store_true", help="only redraw the table and plot from the JSON")
     args = parser.parse_args()
     if args.replot:
@@ -479,10 +480,12 @@ def main() -> None:
         plot(rows, out / "representation.png")
         return
     torch.set_num_threads(1)
-    sizes = QUICK if args.quick else FULL
+    sizes = {**(QUICK if args.quick else FULL)}
+    if args.pixel_steps:
+        sizes["pixel_steps"] = args.pixel_steps
     seeds = tuple(args.seeds or sizes["seeds"])
     out = args.out or (RUNS / "quick" if args.quick else OUT)
-    run_dir = RUNS / ("quick" if args.quick else "full")
+    run_dir = RUNS / ("quick" if args.quick else f"pixel_steps_{sizes['pixel_steps']}")
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = {"train": collect(range(sizes["train_episodes"])),
