@@ -5,4 +5,6 @@
 - ``objectives``: a sequence's return under a learned model or under the simulator itself.
 - ``mpc``: receding-horizon control; ``SimulatorPlanner`` plans in the env's own physics.
 - ``agent`` / ``training``: the ``mpc`` Learner and its collect -> fit -> plan loop.
+- ``keypoint_dynamics``: the state model over PushCube's keypoint state, and its MPC agent.
+- ``pixel_dynamics`` / ``pixel_mpc``: a recurrent latent model of camera images, and MPC in its latent.
 """

@@ -1,0 +1,112 @@
+"""Keypoint dynamics on PushCube: the keypoint state, its reward, fitting, and bad input."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from agents.experts import PushCubeExpert
+from envs import ConfigError
+from envs.tasks.push_cube import PushCubeState, PushCubeTask
+from perception.targets import KEYPOINT_NAMES, push_cube_keypoints
+from world_models.dynamics import build, fit
+from world_models.keypoint_dynamics import STATE_DIM, KeypointMPCAgent, keypoint_reward, keypoint_state
+from world_models.objectives import model_objective
+from world_models.planners import PlannerConfig
+
+torch.set_num_threads(1)
+
+
+def true_keypoint_state(state: np.ndarray) -> np.ndarray:
+    """The keypoint state of the simulator's own keypoints (no perception error)."""
+    return keypoint_state(push_cube_keypoints(state), KEYPOINT_NAMES, state[:4])
+
+
+def random_states(rng: np.random.Generator, n: int) -> np.ndarray:
+    """PushCube state vectors of random layouts."""
+    task = PushCubeTask()
+    rows = [PushCubeState(*rng.uniform(-0.2, 0.2, 6), rng.uniform(-math.pi, math.pi),
+                          *rng.uniform(-0.2, 0.2, 2))
+            for _ in range(n)]
+    return np.stack([task.state_vector(r) for r in rows])
+
+
+def transitions(episodes: int) -> dict[str, torch.Tensor]:
+    """Keypoint-state transitions of noisy expert episodes (true keypoints), MuJoCo state mode."""
+    env, expert = gym.make("roboloop/PushCube-v0", horizon=40), PushCubeExpert()
+    rng = np.random.default_rng(0)
+    rows = {"states": [], "actions": [], "next_states": [], "rewards": []}
+    for seed in range(episodes):
+        s, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            a = np.clip(expert.act(s) + rng.normal(0, 0.5, 2), -1, 1).astype(np.float32)
+            s2, r, term, trunc, _ = env.step(a)
+            for k, v in zip(rows, (true_keypoint_state(s), a, true_keypoint_state(s2), r), strict=True):
+                rows[k].append(v)
+            s, done = s2, term or trunc
+    env.close()
+    return {k: torch.as_tensor(np.stack(v), dtype=torch.float32) for k, v in rows.items()}
+
+
+def test_keypoint_state_recovers_cube_pose_and_ignores_corner_order() -> None:
+    state = random_states(np.random.default_rng(0), 1)[0]
+    kp = push_cube_keypoints(state)
+    s = true_keypoint_state(state)
+    assert s.shape == (STATE_DIM,)
+    np.testing.assert_allclose(s[0:2], state[4:6], atol=1e-6)  # cube centre = mean of its corners
+    np.testing.assert_allclose(s[2:4], -state[6:8], atol=1e-5)  # corners sit at yaw + 45 deg: 4a = 4 yaw + pi
+    np.testing.assert_allclose(s[6:8], state[8:10], atol=1e-6)
+    shuffled = kp[[2, 0, 3, 1, 4, 5, 6]]
+    np.testing.assert_allclose(keypoint_state(shuffled, KEYPOINT_NAMES, state[:4]), s, atol=1e-6)
+
+
+def test_keypoint_reward_is_the_task_reward() -> None:
+    rng = np.random.default_rng(1)
+    states = random_states(rng, 64)
+    actions = rng.uniform(-1, 1, (64, 2))
+    kp = np.stack([true_keypoint_state(s) for s in states])
+    np.testing.assert_allclose(keypoint_reward(kp, actions), PushCubeTask().batch_reward(states, actions),
+                               atol=1e-5)
+    t = keypoint_reward(torch.as_tensor(kp), torch.as_tensor(actions))  # torch alike
+    assert t.shape == (64,)
+
+
+def test_a_short_fit_on_keypoint_states_beats_predicting_no_change() -> None:
+    data = transitions(2)
+    model = build(STATE_DIM, 2, {"kind": "mlp", "train_steps": 50})
+    fit(model, data, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        pred, _ = model.predict(data["states"][None], data["actions"][None])
+    moved = data["next_states"] - data["states"]
+    assert ((pred[0] - data["next_states"]) ** 2).mean() < 0.3 * (moved ** 2).mean()
+
+
+def test_overfits_a_tiny_batch() -> None:
+    data = {k: v[:8] for k, v in transitions(1).items()}
+    model = build(STATE_DIM, 2, {"kind": "mlp", "train_steps": 300, "learning_rate": 3e-3})
+    out = fit(model, data, torch.Generator().manual_seed(0))
+    assert out["model_mse"] < 1e-3, out
+
+
+def test_a_state_of_another_size_is_refused() -> None:
+    planner = PlannerConfig(horizon=3, samples=20, iterations=1, elites=5)
+    with pytest.raises(ConfigError, match="size 12"):
+        KeypointMPCAgent(build(14, 2, {"kind": "mlp"}), KEYPOINT_NAMES, planner)
+    with pytest.raises(ConfigError, match=r"expects \(12,\)"):
+        model_objective(build(STATE_DIM, 2, {"kind": "mlp"}), np.zeros(14, np.float32), keypoint_reward)
+    with pytest.raises(ConfigError, match="cube_corner"):
+        keypoint_state(np.zeros((3, 3)), ["pusher_tip", "goal", "cube_top"], np.zeros(4))
+
+
+def test_the_keypoint_mpc_agent_plans_from_perception_features() -> None:
+    state = random_states(np.random.default_rng(2), 1)[0]
+    model = build(STATE_DIM, 2, {"kind": "ensemble", "members": 2})
+    planner = PlannerConfig(horizon=3, samples=20, iterations=2, elites=5)
+    agent = KeypointMPCAgent(model, KEYPOINT_NAMES, planner)
+    agent.reset()
+    action = agent.act({"keypoints_world": push_cube_keypoints(state), "proprio": state[:4]})
+    assert action.shape == (2,) and action.dtype == np.float32 and np.abs(action).max() <= 1

@@ -1,0 +1,79 @@
+"""Keypoint dynamics on PushCube: the state MLP / ensemble over a vector made of keypoints.
+
+State representation (Ds = 12, ``KEYPOINT_STATE_NAMES``): the heatmap keypoints of the top camera
+(``perception.keypoints.KeypointPerception``), lifted to 3-D with depth and kept in the table
+plane (x, y, metres): the cube centre (the mean of the four cube-corner keypoints, an unordered
+set), the cube's orientation as the corners' mean ``(cos 4a, sin 4a)`` (``a`` each corner's angle
+about the centre; order-free and 90-degree symmetric like the cube), the pusher-tip and goal
+keypoints, then the pusher proprio (x, y, vx, vy). The dynamics are ``world_models.dynamics``'
+``DynamicsModel`` over this vector, unchanged; the planning reward is PushCube's reward computed
+from it (``keypoint_reward``).
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from envs.errors import ConfigError
+from envs.tasks.push_cube import GOAL_TOLERANCE
+from loop.protocols import Features
+from world_models.dynamics import DynamicsModel
+from world_models.mpc import MPC
+from world_models.objectives import model_objective
+from world_models.planners import PlannerConfig
+
+KEYPOINT_STATE_NAMES = ("cube_x", "cube_y", "cube_cos4a", "cube_sin4a", "pusher_tip_x", "pusher_tip_y",
+                        "goal_x", "goal_y", "pusher_x", "pusher_y", "pusher_vx", "pusher_vy")
+STATE_DIM = len(KEYPOINT_STATE_NAMES)
+NEEDED = ("cube_corner", "pusher_tip", "goal")
+
+
+def keypoint_state(keypoints_world: np.ndarray, names: Sequence[str], proprio: np.ndarray) -> np.ndarray:
+    """World keypoints (K, 3) named ``names`` and proprio (4,) -> the keypoint state (12,) float32."""
+    kp, names = np.asarray(keypoints_world, np.float64), list(names)
+    missing = [n for n in NEEDED if n not in names]
+    if missing or kp.shape != (len(names), 3):
+        raise ConfigError(f"the keypoint state needs keypoints {list(NEEDED)} as (K, 3) world points; got "
+                          f"names {names} and shape {kp.shape}")
+    corners = kp[[i for i, n in enumerate(names) if n == "cube_corner"], :2]
+    centre = corners.mean(0)
+    angle = 4 * np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0])
+    tip, goal = kp[names.index("pusher_tip"), :2], kp[names.index("goal"), :2]
+    return np.concatenate([centre, [np.cos(angle).mean(), np.sin(angle).mean()], tip, goal,
+                           np.asarray(proprio, np.float64)[:4]]).astype(np.float32)
+
+
+def keypoint_reward(next_states, actions):  # noqa: ANN001, ANN201  (numpy or torch alike)
+    """PushCube's reward (``PushCubeTask.batch_reward``) from keypoint states (..., 12) -> (...)."""
+    cube, goal, pusher = next_states[..., 0:2], next_states[..., 6:8], next_states[..., 8:10]
+    cube_goal = _norm(goal - cube)
+    return (-0.5 * _norm(cube - pusher) - 2.0 * cube_goal - 0.01 * (actions * actions).sum(-1)
+            + (cube_goal < GOAL_TOLERANCE) * 5.0)
+
+
+def _norm(v):  # noqa: ANN001, ANN202
+    return (v * v).sum(-1) ** 0.5
+
+
+class KeypointMPCAgent:
+    """An Agent over ``KeypointPerception``'s features: keypoint state -> CEM over the model."""
+
+    def __init__(self, model: DynamicsModel, names: Sequence[str], planner: PlannerConfig,
+                 seed: int = 0) -> None:
+        if model.state_dim != STATE_DIM:
+            raise ConfigError(f"a keypoint dynamics model predicts states of size {STATE_DIM} "
+                              f"({', '.join(KEYPOINT_STATE_NAMES)}), this one {model.state_dim}")
+        self.model, self.names, self.reward = model.eval(), list(names), keypoint_reward
+        self.mpc = MPC(lambda s: model_objective(model, s, keypoint_reward), planner, model.action_dim, seed)
+
+    def reset(self) -> None:
+        """Clear the warm start."""
+        self.mpc.reset()
+
+    def state(self, features: Features) -> np.ndarray:
+        """The keypoint state (12,) of ``KeypointPerception``'s features."""
+        return keypoint_state(features["keypoints_world"], self.names, features["proprio"])
+
+    def act(self, features: Features) -> np.ndarray:
+        """Plan from the keypoint state; the plan's first action (Da,) float32."""
+        return self.mpc.act(self.state(features))
