@@ -144,3 +144,18 @@ def test_the_hydra_config_selects_the_graph() -> None:
     config = make_config("mpc", values)
     assert config.world_model.kind == "graph" and config.world_model.message_passing == 3
     assert isinstance(build(DS, 2, config.world_model), GraphDynamics)
+
+
+@pytest.mark.slow  # 10-20 s on the shared machine: over the budget of this file's default tier
+def test_the_particles_experiment_runs_in_quick_mode(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    subprocess.run([sys.executable, str(ROOT / "scripts/experiments/particles.py"), "--quick", "--out",
+                    str(tmp_path)], check=True, capture_output=True, text=True, cwd=ROOT)
+    record = json.loads((tmp_path / "particles.json").read_text())
+    assert set(record["summary"]) == {"graph", "ensemble", "simulator", "expert"}
+    assert (tmp_path / "particles.md").read_text().count("|") > 20 and (tmp_path / "particles.png").is_file()
