@@ -146,7 +146,7 @@ def test_the_hydra_config_selects_the_graph() -> None:
     assert isinstance(build(DS, 2, config.world_model), GraphDynamics)
 
 
-@pytest.mark.slow  # 10-20 s on the shared machine: over the budget of this file's default tier
+@pytest.mark.slow  # 7-20 s on the shared machine: over the budget of this file's default tier
 def test_the_particles_experiment_runs_in_quick_mode(tmp_path) -> None:
     import json
     import subprocess

@@ -170,7 +170,8 @@ def run_seed(seed: int, args: argparse.Namespace, held_out: list[dict], plan_see
         fit_s = time.perf_counter() - started
         model.eval()
         started = time.perf_counter()
-        agent = ModelMPC(model, task_reward(env), PlannerConfig(**PLANNER), seed)
+        agent = ModelMPC(model, task_reward(env), PlannerConfig(**{**PLANNER, "horizon": args.plan_horizon}),
+                         seed)
         planning = plan_with(agent, env, plan_seeds)
         out["models"][name] = {"fit_s": fit_s, "train_mse": scalars["model_mse"],
                                "error_mm": open_loop_errors(model, held_out, n_particles),
@@ -185,8 +186,8 @@ def reference_planners(plan_seeds: list[int], args: argparse.Namespace) -> dict:
     env = make_env(horizon=args.plan_steps)
     started = time.perf_counter()
     elites = min(PLANNER["elites"], max(1, args.sim_samples // 4))
-    sim = SimulatorPlanner(env, PlannerConfig(**{**PLANNER, "samples": args.sim_samples, "elites": elites}),
-                           seed=0)
+    planner = {**PLANNER, "horizon": args.plan_horizon, "samples": args.sim_samples, "elites": elites}
+    sim = SimulatorPlanner(env, PlannerConfig(**planner), seed=0)
     out = {"simulator": plan_with(sim, env, plan_seeds[:args.sim_episodes])}
     out["simulator"]["plan_s"] = time.perf_counter() - started
     out["expert"] = plan_with(PushParticlesExpert(), env, plan_seeds)
@@ -260,6 +261,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=6, help="held-out episodes for prediction error")
     parser.add_argument("--plan-episodes", type=int, default=5, help="planning episodes per seed and model")
     parser.add_argument("--plan-steps", type=int, default=150, help="length of a planning episode")
+    parser.add_argument("--plan-horizon", type=int, default=PLANNER["horizon"], help="CEM's look-ahead H")
     parser.add_argument("--sim-episodes", type=int, default=3)
     parser.add_argument("--sim-samples", type=int, default=SIM_SAMPLES)
     parser.add_argument("--train-steps", type=int, default=0, help="override both models' (0: keep)")
@@ -282,7 +284,8 @@ def main() -> None:
     rows = summarize(runs, references)
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"env_id": ENV_ID, "backend": "mujoco", "seeds": args.seeds, "models": MODELS,
-              "planner": PLANNER, "args": {k: str(v) for k, v in vars(args).items()},
+              "planner": {**PLANNER, "horizon": args.plan_horizon},
+              "args": {k: str(v) for k, v in vars(args).items()},
               "baseline_error_mm": baseline, "summary": rows, "runs": runs, "references": references,
               "minutes": (time.perf_counter() - started) / 60}
     atomic_write_text(args.out / "particles.json", json.dumps(record, indent=1) + "\n")
