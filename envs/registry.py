@@ -13,6 +13,7 @@ _TASKS: dict[str, str] = {
     f"{NAMESPACE}/CartPole-v0": "envs.tasks.cart_pole:make_cart_pole_env",
     f"{NAMESPACE}/PickPlace-v0": "envs.tasks.pick_place:make_pick_place_env",
     f"{NAMESPACE}/PushCube-v0": "envs.tasks.push_cube:make_push_cube_env",
+    f"{NAMESPACE}/PushParticles-v0": "envs.tasks.push_particles:make_push_particles_env",
     f"{NAMESPACE}/PushT-v0": "envs.tasks.push_t:make_push_t_env",
     f"{NAMESPACE}/Reach-v0": "envs.tasks.reach:make_reach_env",
     f"{NAMESPACE}/ReachTwoGoals-v0": "envs.tasks.reach_two_goals:make_reach_two_goals_env",

@@ -11,6 +11,8 @@ linear system is fit to float32 precision and the MLP only learns what is not li
 - ``ensemble``: E probabilistic members (PETS, Chua et al. 2018): Gaussian heads with soft-bounded
   log-variances trained on negative log-likelihood, each on its own bootstrap resample, so their
   disagreement measures what the data does not pin down.
+- ``graph``: a graph network over the pusher and the particles of PushParticles
+  (``world_models/graph.py``); ``build`` and ``fit`` hand it over there.
 
 Shapes: E members, B batch, Ds state dim, Da action dim, Dy = Ds (+1 with a learned reward).
 """
@@ -25,7 +27,7 @@ from torch import nn
 from agents import distributed
 from envs.errors import ConfigError
 
-KINDS = ("ensemble", "mlp")
+KINDS = ("ensemble", "mlp", "graph")
 PROPAGATION = ("all", "one")  # how planning rolls sequences through the members (objectives.py)
 INPUT_CLIP = 10.0  # normalized inputs are clipped to +-this: a plan that leaves the data cannot explode
 RIDGE = 1e-6  # per-sample ridge of the linear part's least squares (directions the data never spans)
@@ -35,7 +37,7 @@ RIDGE = 1e-6  # per-sample ridge of the linear part's least squares (directions 
 class WorldModelConfig:
     """The model MPC plans over (Hydra group ``world_model``, placed at ``agent.world_model``)."""
 
-    kind: str = "ensemble"  # ensemble (probabilistic, bootstrapped) | mlp (one deterministic member)
+    kind: str = "ensemble"  # ensemble (probabilistic, bootstrapped) | mlp (one member) | graph (particles)
     members: int = 5  # ensemble members (mlp: always 1)
     hidden: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths (planning cost grows with them)
     learning_rate: float = 1e-3
@@ -45,6 +47,8 @@ class WorldModelConfig:
     learn_reward: bool = False  # predict the reward too (for tasks without a batched reward)
     propagation: str = "one"  # planning: one (sequence i -> member i mod E) | all (every member, every one)
     seed: int = 0
+    radius: float = 0.04  # graph: edges join nodes closer than this (m), recomputed every step
+    message_passing: int = 3  # graph: rounds of edge and node updates
 
     def __post_init__(self) -> None:
         """Validate values so a bad config fails before any work is done."""
@@ -61,11 +65,17 @@ class WorldModelConfig:
                               f"{self.train_steps} and {self.learning_rate}")
         if any(h < 1 for h in self.hidden):
             raise ConfigError(f"WorldModelConfig.hidden widths must be >= 1, got {self.hidden}")
+        if self.radius <= 0 or self.message_passing < 1:
+            raise ConfigError(f"WorldModelConfig needs radius > 0 and message_passing >= 1, got "
+                              f"{self.radius} and {self.message_passing}")
+        if self.kind == "graph" and self.learn_reward:
+            raise ConfigError("world_model=graph predicts states only; learn_reward=true needs "
+                              "kind=ensemble or mlp")
 
     @property
     def ensemble_size(self) -> int:
         """Members actually built: ``members`` for an ensemble, 1 for an MLP."""
-        return self.members if self.kind == "ensemble" else 1
+        return self.members if self.kind == "ensemble" else 1  # mlp, graph: one model
 
 
 class EnsembleLinear(nn.Module):
@@ -173,6 +183,10 @@ def fit(model: DynamicsModel, data: dict[str, torch.Tensor], generator: torch.Ge
     training MSE (normalized units).
     """
     cfg, n = model.config, len(data["states"])
+    if cfg.kind == "graph":
+        from world_models.graph import fit_graph
+
+        return fit_graph(model, data, generator, optimizer)  # type: ignore[arg-type]
     if n < 2:
         raise ConfigError(f"a dynamics model needs at least 2 transitions to fit, got {n}")
     x, y = targets(data["states"], data["actions"], data["next_states"],
@@ -243,9 +257,13 @@ def disagreement(model: DynamicsModel, states: torch.Tensor, actions: torch.Tens
 
 
 def build(state_dim: int, action_dim: int, config: WorldModelConfig | dict[str, Any]) -> DynamicsModel:
-    """A fresh model for these dims; seeded by ``config.seed``."""
+    """A fresh model for these dims (a ``GraphDynamics`` for kind=graph); seeded by ``config.seed``."""
     if isinstance(config, dict):
         config = WorldModelConfig(**config)
     with torch.random.fork_rng():  # seeded weights without touching the caller's generator
         torch.manual_seed(config.seed)
+        if config.kind == "graph":
+            from world_models.graph import GraphDynamics
+
+            return GraphDynamics(state_dim, action_dim, config)  # type: ignore[return-value]
         return DynamicsModel(state_dim, action_dim, config)

@@ -16,6 +16,7 @@ import torch
 
 from envs.errors import ConfigError, SnapshotError
 from world_models.dynamics import DynamicsModel
+from world_models.graph import check_particles
 from world_models.planners import Objective, PlanningError
 
 RewardFn = Any  # (next_states (..., Ds), actions (..., Da)) -> rewards (...), numpy or torch alike
@@ -38,6 +39,7 @@ def check_model_fits(model: DynamicsModel, env: gym.Env) -> None:
         raise ConfigError(f"model-based planning needs a flat state observation (obs_mode=state), got {obs}")
     if not isinstance(act, gym.spaces.Box):
         raise ConfigError(f"the planners search continuous actions in [-1, 1]; this env's actions are {act}")
+    check_particles(model, getattr(getattr(env.unwrapped, "task", None), "n_particles", None))
     if (model.state_dim, model.action_dim) != (obs.shape[0], act.shape[0]):
         raise ConfigError(f"the dynamics model predicts states of size {model.state_dim} from actions of "
                           f"size {model.action_dim}, but the env's are {obs.shape[0]} and {act.shape[0]}; "

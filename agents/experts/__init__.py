@@ -12,6 +12,7 @@ from agents.experts.cart_pole import CartPoleExpert
 from agents.experts.pick_place import PickPlaceExpert
 from agents.experts.planner import SimPlanner
 from agents.experts.push_cube import PushCubeExpert
+from agents.experts.push_particles import PushParticlesExpert
 from agents.experts.push_t import PushTExpert
 from agents.experts.reach import ReachExpert
 from agents.experts.reach_two_goals import ReachTwoGoalsExpert
@@ -21,6 +22,7 @@ EXPERTS = {
     "roboloop/CartPole-v0": CartPoleExpert,
     "roboloop/PickPlace-v0": PickPlaceExpert,
     "roboloop/PushCube-v0": PushCubeExpert,
+    "roboloop/PushParticles-v0": PushParticlesExpert,
     "roboloop/PushT-v0": PushTExpert,
     "roboloop/Reach-v0": ReachExpert,
     "roboloop/ReachTwoGoals-v0": ReachTwoGoalsExpert,
@@ -54,5 +56,6 @@ def make_expert(env_id: str, kind: str = "scripted", env: gym.Env | None = None,
     return KeyboardTeleop(env.action_space.shape[0], **options)
 
 
-__all__ = ["EXPERTS", "KINDS", "CartPoleExpert", "PickPlaceExpert", "PushCubeExpert", "PushTExpert",
+__all__ = ["EXPERTS", "KINDS", "CartPoleExpert", "PickPlaceExpert", "PushCubeExpert", "PushParticlesExpert",
+           "PushTExpert",
            "ReachExpert", "ReachTwoGoalsExpert", "SimPlanner", "make_expert"]

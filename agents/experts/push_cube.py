@@ -26,8 +26,11 @@ class PushCubeExpert:
     """Acts on the 14-d PushCube state vector (or a dict holding it under ``"state"``)."""
 
     def __init__(self, push_speed: float = 0.8 * MAX_SPEED, radial_gain: float = 10.0,
-                 angular_gain: float = 5.0) -> None:
+                 angular_gain: float = 5.0, contact: float = CONTACT, orbit: float = ORBIT,
+                 tolerance: float = GOAL_TOLERANCE) -> None:
         self.push_speed, self.radial_gain, self.angular_gain = push_speed, radial_gain, angular_gain
+        # The pushed object's geometry (other experts push other objects with this field).
+        self.contact, self.orbit, self.tolerance = contact, orbit, tolerance
 
     def reset(self) -> None:
         """Stateless."""
@@ -43,18 +46,19 @@ class PushCubeExpert:
 
     def velocity(self, p: tuple[float, float], c: tuple[float, float],
                  g: tuple[float, float]) -> tuple[float, float]:
-        """Pusher velocity (m/s) from pusher, cube and goal positions."""
+        """Pusher velocity (m/s) from pusher, cube (or any pushed object) and goal positions."""
+        contact, orbit = self.contact, self.orbit
         dist = math.hypot(g[0] - c[0], g[1] - c[1])
         push_angle = math.atan2(g[1] - c[1], g[0] - c[0])
         r = max(math.hypot(p[0] - c[0], p[1] - c[1]), 1e-6)
         # theta = 0 directly behind the cube; wrapped to [-pi, pi).
         theta = _wrap(math.atan2(p[1] - c[1], p[0] - c[0]) - push_angle - math.pi)
         closeness = min(1.0, abs(theta) / CLOSE_IN) ** 2
-        r_target = CONTACT - 0.005 + (ORBIT - CONTACT + 0.005) * closeness
+        r_target = contact - 0.005 + (orbit - contact + 0.005) * closeness
         v_r = self.radial_gain * (r_target - r)
-        v_t = -self.angular_gain * theta * max(r, ORBIT)
+        v_t = -self.angular_gain * theta * max(r, orbit)
         alignment = max(0.0, 1.0 - abs(theta) / PUSH_CONE)
-        speed = alignment * min(self.push_speed, 4.0 * max(dist - 0.5 * GOAL_TOLERANCE, 0.0) + 0.02)
+        speed = alignment * min(self.push_speed, 4.0 * max(dist - 0.5 * self.tolerance, 0.0) + 0.02)
         e_r = ((p[0] - c[0]) / r, (p[1] - c[1]) / r)
         e_t = (-e_r[1], e_r[0])
         u = (math.cos(push_angle), math.sin(push_angle))

@@ -3,7 +3,9 @@
 A subclass builds its MJCF (placing cameras with :func:`envs.cameras.mujoco_camera_xml`), passes
 the model, its camera specs and its segmentation labels here, and adds ``reset`` and ``read``.
 Geoms are labelled by name: a geom whose own name, or whose top-level body's name, is in
-``labels`` gets that label's id (``labels.index(name) + 1``); everything else reads 0.
+``labels`` gets that label's id (``labels.index(name) + 1``); everything else reads 0. A numbered
+name ``<label>_<k>`` (``particle_3``) counts as ``<label>``: MuJoCo names are unique, so many
+objects of one kind share a label this way.
 """
 
 import weakref
@@ -92,6 +94,7 @@ class MujocoScene:
         for g in range(m.ngeom):
             root = m.body(m.body_rootid[m.geom_bodyid[g]]).name
             for name in (m.geom(g).name, root):
+                name = label_of(name)
                 if name in self.labels:
                     out[g] = self.labels.index(name) + 1
                     break
@@ -170,7 +173,7 @@ class MujocoScene:
                     offset = offset + sample.texture[0]
                 m.geom_rgba[g, :3] = np.clip(nom["geom_rgba"][g, :3] + offset, 0, 1)
         for b in range(1, m.nbody):
-            name = m.body(m.body_rootid[b]).name
+            name = label_of(m.body(m.body_rootid[b]).name)
             if name in sample.mass:
                 m.body_mass[b] = nom["body_mass"][b] * sample.mass[name]
                 m.body_inertia[b] = nom["body_inertia"][b] * sample.mass[name]
@@ -215,6 +218,12 @@ class MujocoScene:
         self.__dict__.update(state)
         self._bind_views()
         weakref.finalize(self, _close_renderers, self._renderers)
+
+
+def label_of(name: str) -> str:
+    """The label a MuJoCo name stands for: ``particle_3`` -> ``particle``; other names unchanged."""
+    base, _, index = name.rpartition("_")
+    return base if base and index.isdigit() else name
 
 
 _RANDOMIZED = ("geom_friction", "dof_damping", "light_diffuse", "light_specular", "body_mass",
