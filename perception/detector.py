@@ -19,7 +19,7 @@ from torch import nn
 from envs.errors import ConfigError
 from perception.boxes import mean_average_precision, nms
 from perception.heatmap import STRIDE, HeatmapNet, ImageNormalization, focal_loss, gaussian_maps
-from perception.identity import ObservationKeyError
+from perception.identity import ObservationKeyError, require_image_size
 from perception.keypoints import HeatmapTrainConfig, fit_loop
 from perception.targets import boxes_from_segmentation
 
@@ -168,10 +168,7 @@ class DetectorPerception:
 
     def check_image_size(self, image_size: int) -> None:
         """Refuse an env whose images differ in size from the detector's (``PerceptionWrapper`` asks)."""
-        if self.image_size is not None and int(image_size) != int(self.image_size):
-            raise ConfigError(f"the detector in {self.checkpoint} was trained on {self.image_size}x"
-                              f"{self.image_size} images but the env renders {image_size}x{image_size}; "
-                              f"make the env with image_size={self.image_size}")
+        require_image_size("detector", self.checkpoint, self.image_size, image_size)
 
     def observation_space(self, env_space: spaces.Space) -> spaces.Dict:
         """The feature space, given the env's (dict) observation space: boxes in pixels, scores in [0, 1]."""
@@ -190,10 +187,7 @@ class DetectorPerception:
             have = sorted(obs) if isinstance(obs, Mapping) else type(obs).__name__
             raise ObservationKeyError(f"DetectorPerception needs observation keys {keys}, got {have}")
         rgb = np.asarray(obs[keys[0]])
-        if self.image_size is not None and rgb.shape[0] != self.image_size:
-            raise ConfigError(f"the detector in {self.checkpoint} was trained on {self.image_size}x"
-                              f"{self.image_size} images but the env renders {rgb.shape[0]}x{rgb.shape[1]}; "
-                              f"make the env with image_size={self.image_size}")
+        require_image_size("detector", self.checkpoint, self.image_size, rgb.shape[:2])
         boxes, scores, cls = self.detector.detect(rgb[None], np.asarray(obs[keys[1]])[None])[0]
         out_boxes = np.zeros((len(self.detector.classes), 4), np.float32)
         out_scores = np.zeros(len(self.detector.classes), np.float32)

@@ -12,6 +12,15 @@ class ObservationKeyError(RoboloopError, KeyError):
     """An observation lacks a key a module was built to read."""
 
 
+def require_image_size(model: str, checkpoint: str, trained: int | None, rendered: int | tuple) -> None:
+    """A ConfigError unless the env renders the ``trained`` size (None: the model did not record one)."""
+    size = tuple(rendered) if isinstance(rendered, tuple) else (int(rendered), int(rendered))
+    if trained is not None and size != (int(trained), int(trained)):
+        raise ConfigError(f"the {model} in {checkpoint} was trained on {trained}x{trained} images but the "
+                          f"env renders {size[0]}x{size[1]}; make the env with image_size={trained} or "
+                          "retrain the model")
+
+
 class Identity:
     """Features are the raw observation."""
 

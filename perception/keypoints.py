@@ -24,7 +24,7 @@ from gymnasium import spaces
 from envs.cameras import CameraParams
 from envs.errors import ConfigError
 from perception.heatmap import HeatmapNet, ImageNormalization, find_peaks, gaussian_maps, heatmap_loss
-from perception.identity import ObservationKeyError
+from perception.identity import ObservationKeyError, require_image_size
 
 CHECKPOINT_FORMAT = "roboloop.perception.keypoints"
 
@@ -305,10 +305,7 @@ class KeypointPerception:
 
     def check_image_size(self, image_size: int) -> None:
         """Refuse an env whose images differ in size from the model's."""
-        if self.image_size is not None and int(image_size) != int(self.image_size):
-            raise ConfigError(f"the keypoint model in {self.checkpoint} was trained on {self.image_size}x"
-                              f"{self.image_size} images but the env renders {image_size}x{image_size}; make "
-                              f"the env with image_size={self.image_size}")
+        require_image_size("keypoint model", self.checkpoint, self.image_size, image_size)
 
     def observation_space(self, env_space: spaces.Space) -> spaces.Dict:
         """The feature space, given the env's (dict) observation space."""

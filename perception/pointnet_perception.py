@@ -19,7 +19,7 @@ from gymnasium import spaces
 
 from envs.cameras import CameraParams
 from envs.errors import ConfigError
-from perception.identity import ObservationKeyError
+from perception.identity import ObservationKeyError, require_image_size
 from perception.pointcloud import CloudConfig, fuse, process
 from perception.train_pointnet import load_pointnet
 
@@ -59,10 +59,7 @@ class PointNetPerception:
 
     def check_image_size(self, image_size: int) -> None:
         """Refuse an env whose images differ in size from the ones the model was trained on."""
-        if self.image_size is not None and int(image_size) != int(self.image_size):
-            raise ConfigError(f"the PointNet in {self.checkpoint} was trained on {self.image_size}x"
-                              f"{self.image_size} images but the env renders {image_size}x{image_size}; make "
-                              f"the env with image_size={self.image_size} or retrain the model")
+        require_image_size("PointNet", self.checkpoint, self.image_size, image_size)
 
     def _check_obs(self, obs: Any) -> None:
         if not isinstance(obs, Mapping):
