@@ -30,7 +30,7 @@ from agents import TrainingSource, find_method, make_config  # noqa: E402
 from dataset import atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from online_results import pooled, test_figures  # noqa: E402
+from online_results import per_seed, pooled, test_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
@@ -101,11 +101,9 @@ def to_markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|"]
     for row in rows:
         runs, (lo, hi) = row["runs"], row["pooled_success_ci95"]
-        reach = ", ".join("not reached" if r["validation_90_step"] is None else f"{r['validation_90_step']:,}"
-                          for r in runs)
-        trained = ", ".join(f"{r['env_steps']:,}" for r in runs)
-        success = ", ".join(f"{r['test_success']:.0%}" for r in runs)
-        seconds = ", ".join(f"{r['train_seconds']:.0f}" for r in runs)
+        reach = per_seed(runs, "validation_90_step", ",", missing="not reached")
+        trained = per_seed(runs, "env_steps", ",")
+        success, seconds = per_seed(runs, "test_success", ".0%"), per_seed(runs, "train_seconds", ".0f")
         lines.append(f"| {row['cell']} | {reach} | {trained} | {success} "
                      f"| {row['pooled_success']:.1%} ({lo:.1%}-{hi:.1%}) | {seconds} |")
     return "\n".join(lines) + "\n"

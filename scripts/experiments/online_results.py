@@ -27,3 +27,8 @@ def pooled(runs: list[dict]) -> dict:
     k = sum(round(r["test_success"] * r["test_episodes"]) for r in runs)
     n = sum(r["test_episodes"] for r in runs)
     return {"pooled_success": k / n, "pooled_success_ci95": list(wilson_interval(k, n))}
+
+
+def per_seed(runs: list[dict], key: str, fmt: str, missing: str = "-") -> str:
+    """One table cell: ``key`` of every seed's run, formatted with ``fmt`` (``missing`` where None)."""
+    return ", ".join(missing if r[key] is None else format(r[key], fmt) for r in runs)

@@ -30,7 +30,7 @@ from agents import TrainingSource, find_method, make_config  # noqa: E402
 from dataset import atomic_write_text  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from online_results import pooled, test_figures  # noqa: E402
+from online_results import per_seed, pooled, test_figures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
@@ -130,11 +130,8 @@ def to_markdown(rows: list[dict]) -> str:
     for row in rows:
         runs = row["runs"]
         lo, hi = row["pooled_success_ci95"]
-        reach = ", ".join("-" if r["validation_90_step"] is None else f"{r['validation_90_step']:,}"
-                          for r in runs)
-        returns = ", ".join(f"{r['test_mean_return']:.1f}" for r in runs)
-        success = ", ".join(f"{r['test_success']:.0%}" for r in runs)
-        seconds = ", ".join(f"{r['train_seconds']:.0f}" for r in runs)
+        reach, returns = per_seed(runs, "validation_90_step", ","), per_seed(runs, "test_mean_return", ".1f")
+        success, seconds = per_seed(runs, "test_success", ".0%"), per_seed(runs, "train_seconds", ".0f")
         lines.append(f"| {row['cell']} | {row['goal']} | {returns} | {success} "
                      f"| {row['pooled_success']:.1%} ({lo:.1%}-{hi:.1%}) | {reach} | {seconds} |")
     return "\n".join(lines) + "\n"
