@@ -4,7 +4,9 @@ Objects are points (Zhou et al., "Objects as Points", 2019): a :class:`HeatmapNe
 half resolution, one centre heatmap per class, the box size (w, h) and the centre's sub-cell
 offset. Decoding takes the local maxima of each class map (3x3 max-pool), reads size and offset
 there, and :func:`perception.boxes.nms` removes duplicates. Training boxes are the extents of the
-simulator's segmentation masks (``perception/targets.py: boxes_from_segmentation``).
+simulator's segmentation masks (``perception/targets.py: boxes_from_segmentation``), except for a
+label that names many objects (PushParticles' pucks), whose boxes are the scenes'
+``instance_boxes`` (each instance's projected outline, ``perception/targets.py: instance_boxes``).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -31,19 +33,36 @@ class Detector:
     """Boxes, scores and classes of images; classes are names of segmentation labels."""
 
     def __init__(self, classes: Sequence[str], label_ids: Sequence[int], norm: ImageNormalization,
-                 widths: Sequence[int] = (16, 32, 64), net: HeatmapNet | None = None) -> None:
+                 widths: Sequence[int] = (16, 32, 64), net: HeatmapNet | None = None,
+                 instance_label_id: int | None = None) -> None:
         self.classes, self.label_ids = list(classes), [int(i) for i in label_ids]
         self.norm, self.widths = norm, list(widths)
+        self.instance_label_id = None if instance_label_id is None else int(instance_label_id)
         self.net = net or HeatmapNet(4, len(self.classes) + 4, self.widths)
 
-    def targets(self, seg: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Centre maps (C, h, w), size+offset (4, h, w) and where they apply (h, w) from one mask image."""
+    def truth(self, seg: np.ndarray, instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """True boxes (M, 4) and class indices (M,) of one scene: mask extents, instance boxes where given."""
+        whole = [i for i in self.label_ids if i != self.instance_label_id]
+        boxes, ids = boxes_from_segmentation(seg, whole)
+        cls = np.asarray([self.label_ids.index(int(k)) for k in ids], np.int64)
+        if self.instance_label_id is not None:
+            if instances is None:
+                raise ConfigError("this detector boxes each instance of label id "
+                                  f"{self.instance_label_id}; its scenes need 'instance_boxes' "
+                                  "(render them with scripts/make_perception_data.py)")
+            seen = instances[np.isfinite(instances).all(axis=1)]
+            boxes = np.concatenate([boxes, seen.astype(np.float32)])
+            cls = np.concatenate([cls, np.full(len(seen), self.label_ids.index(self.instance_label_id))])
+        return boxes, cls
+
+    def targets(self, seg: np.ndarray, sigma: float,
+                instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Centre maps (C, h, w), size+offset (4, h, w) and where they apply (h, w) from one scene."""
         h, w = seg.shape[0] // STRIDE, seg.shape[1] // STRIDE
-        boxes, ids = boxes_from_segmentation(seg, self.label_ids)
+        boxes, classes = self.truth(seg, instances)
         heat = np.zeros((len(self.classes), h, w), np.float32)
         reg, mask = np.zeros((4, h, w), np.float32), np.zeros((h, w), np.float32)
-        for box, label in zip(boxes, ids, strict=True):
-            c = self.label_ids.index(int(label))
+        for box, c in zip(boxes, classes, strict=True):
             u, v = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             cu, cv = u / STRIDE - 0.5, v / STRIDE - 0.5
             j, i = min(max(int(round(cu)), 0), w - 1), min(max(int(round(cv)), 0), h - 1)
@@ -54,17 +73,20 @@ class Detector:
             mask[i, j] = 1.0
         return heat, reg, mask
 
-    def loss(self, rgb: np.ndarray, depth: np.ndarray, seg: np.ndarray, sigma: float) -> torch.Tensor:
+    def loss(self, rgb: np.ndarray, depth: np.ndarray, seg: np.ndarray, sigma: float,
+             instances: np.ndarray | None = None) -> torch.Tensor:
         """Focal loss on the centre heatmaps + L1 on size and offset at the true centres."""
         out = self.net(self.norm.inputs(rgb, depth))
-        heat, reg, mask = (torch.from_numpy(np.stack(t)) for t in zip(*(self.targets(s, sigma) for s in seg),
-                                                                         strict=True))
+        inst = [None] * len(seg) if instances is None else instances
+        heat, reg, mask = (torch.from_numpy(np.stack(t))
+                           for t in zip(*(self.targets(s, sigma, i) for s, i in zip(seg, inst, strict=True)),
+                                        strict=True))
         c = len(self.classes)
         l1 = (nn.functional.l1_loss(out[:, c:], reg, reduction="none").sum(dim=1) * mask).sum()
         return focal_loss(out[:, :c], heat) + l1 / mask.sum().clamp(min=1)
 
     @torch.no_grad()
-    def detect(self, rgb: np.ndarray, depth: np.ndarray, threshold: float = 0.05, top_k: int = 20,
+    def detect(self, rgb: np.ndarray, depth: np.ndarray, threshold: float = 0.05, top_k: int = 50,
                iou_threshold: float = 0.5) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per image: boxes (M, 4) pixels, scores (M,), class indices (M,), after per-class NMS."""
         self.net.eval()
@@ -95,22 +117,28 @@ class Detector:
     def checkpoint(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A ``torch.save``-able dict that loads with ``weights_only=True`` (:func:`load_detector`)."""
         return {"format": CHECKPOINT_FORMAT, "version": 1, "classes": self.classes,
-                "label_ids": self.label_ids, "widths": self.widths, "normalization": asdict(self.norm),
+                "label_ids": self.label_ids, "instance_label_id": self.instance_label_id,
+                "widths": self.widths, "normalization": asdict(self.norm),
                 "extra": dict(extra or {}), "state_dict": self.net.state_dict()}
 
 
 def fit_detector(classes: Sequence[str], label_ids: Sequence[int], train: Mapping[str, np.ndarray],
                  val: Mapping[str, np.ndarray], config: HeatmapTrainConfig, log: Callable | None = None,
-                 progress: bool = True) -> tuple[Detector, list[dict]]:
-    """Train a detector on a scene set (``image_rgb``, ``image_depth``, ``image_segmentation``)."""
+                 progress: bool = True, instance_label_id: int | None = None) -> tuple[Detector, list[dict]]:
+    """Train a detector on a scene set (``image_rgb``, ``image_depth``, ``image_segmentation``).
+
+    With ``instance_label_id``, that label's boxes are the scenes' ``instance_boxes``, one per object.
+    """
     torch.manual_seed(config.seed)
     depth = train["image_depth"]
     det = Detector(classes, label_ids, ImageNormalization(float(depth.mean()), float(depth.std() + 1e-6)),
-                   config.widths)
+                   config.widths, instance_label_id=instance_label_id)
+    instances = train.get("instance_boxes") if instance_label_id is not None else None
 
     def loss(batch: np.ndarray) -> torch.Tensor:
         seg = train["image_segmentation"][batch]
-        return det.loss(train["image_rgb"][batch], depth[batch], seg, config.sigma)
+        inst = None if instances is None else instances[batch]
+        return det.loss(train["image_rgb"][batch], depth[batch], seg, config.sigma, inst)
 
     history = fit_loop(det.net, config, loss, len(depth), lambda: evaluate_detector(det, val), log, progress,
                        "detector")
@@ -122,10 +150,9 @@ def evaluate_detector(det: Detector, scenes: Mapping[str, np.ndarray]) -> dict[s
     detections = []
     for i in range(0, len(scenes["image_rgb"]), 64):
         detections += det.detect(scenes["image_rgb"][i:i + 64], scenes["image_depth"][i:i + 64])
-    truths = []
-    for seg in scenes["image_segmentation"]:
-        boxes, ids = boxes_from_segmentation(seg, det.label_ids)
-        truths.append((boxes, np.asarray([det.label_ids.index(int(k)) for k in ids], np.int64)))
+    instances = scenes.get("instance_boxes") if det.instance_label_id is not None else None
+    truths = [det.truth(seg, None if instances is None else instances[i])
+              for i, seg in enumerate(scenes["image_segmentation"])]
     at50 = mean_average_precision(detections, truths, len(det.classes), 0.5)
     at75 = mean_average_precision(detections, truths, len(det.classes), 0.75)
     return {"map@0.5": at50["map"], "map@0.75": at75["map"],
@@ -141,7 +168,7 @@ def load_detector(path: str) -> tuple[Detector, dict[str, Any]]:
     net = HeatmapNet(4, len(ckpt["classes"]) + 4, ckpt["widths"])
     net.load_state_dict(ckpt["state_dict"])
     det = Detector(ckpt["classes"], ckpt["label_ids"], ImageNormalization(**ckpt["normalization"]),
-                   ckpt["widths"], net)
+                   ckpt["widths"], net, ckpt.get("instance_label_id"))
     return det, {k: v for k, v in ckpt.items() if k != "state_dict"}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from envs.errors import ConfigError
-from envs.tasks import push_cube
+from envs.tasks import push_cube, push_particles
 
 PUSHER_HALF_HEIGHT = 0.03  # the pusher cylinder's half height (envs/scenes/*_pusher.py)
 GOAL_HALF_HEIGHT = 0.0005  # PushCube's goal disk
@@ -84,9 +84,54 @@ def boxes_from_segmentation(seg: np.ndarray, classes: Sequence[int]) -> tuple[np
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64)
 
 
+def push_particles_outlines(state: np.ndarray) -> np.ndarray:
+    """(N, 32, 3) world points on each puck's top and bottom rims (N = 12 pucks, from the state)."""
+    n, r, h = push_particles.N_PARTICLES, push_particles.PARTICLE_RADIUS, push_particles.PARTICLE_HALF_HEIGHT
+    xy = np.asarray(state, np.float64)[4:4 + 2 * n].reshape(n, 2)
+    a = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    rim = np.stack([r * np.cos(a), r * np.sin(a)], axis=1)
+    ring = np.concatenate([np.c_[rim, np.zeros(16)], np.c_[rim, np.full(16, 2 * h)]])  # (32, 3)
+    return (ring[None] + np.c_[xy, np.zeros(n)][:, None]).astype(np.float32)
+
+
+# Labels that name many objects (every puck is "particle"): one segmentation extent would box the
+# whole group, so each instance's box comes from its projected outline instead.
+INSTANCES: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "roboloop/PushParticles-v0": ("particle", push_particles_outlines),
+}
+
+
+def instance_boxes(outlines: np.ndarray, intrinsics: np.ndarray, extrinsics: np.ndarray, seg: np.ndarray,
+                   label_id: int, min_visible: float = 0.3) -> np.ndarray:
+    """Boxes (M, 4) of the instances whose projected outline (M of the (N, P, 3) ``outlines``) is seen.
+
+    An instance is seen when at least ``min_visible`` of its box (clipped to the image) is
+    ``label_id`` in the segmentation image; instances under another object or outside the image
+    are dropped. Boxes are in pixel edges, like :func:`boxes_from_segmentation`.
+    """
+    h, w = seg.shape
+    boxes = []
+    for outline in outlines:
+        uv = project(outline, intrinsics, extrinsics)
+        x0, y0 = np.clip(uv.min(axis=0), 0, (w, h))
+        x1, y1 = np.clip(uv.max(axis=0), 0, (w, h))
+        area = (x1 - x0) * (y1 - y0)
+        if area <= 0:
+            continue
+        patch = seg[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))]
+        if (patch == label_id).sum() >= min_visible * area:
+            boxes.append((x0, y0, x1, y1))
+    return np.asarray(boxes, np.float32).reshape(-1, 4)
+
+
 CENTROIDS: dict[str, tuple[Sequence[str], Callable[[np.ndarray], np.ndarray]]] = {
     "roboloop/PushCube-v0": (push_cube.LABELS, push_cube_centroids),
 }
+
+
+def instance_targets(env_id: str) -> tuple[str, Callable[[np.ndarray], np.ndarray]] | None:
+    """The label of ``env_id`` that names many objects and its state -> (N, P, 3) outlines, or None."""
+    return INSTANCES.get(env_id)
 
 
 def centroid_targets(env_id: str) -> tuple[Sequence[str], Callable[[np.ndarray], np.ndarray]]:

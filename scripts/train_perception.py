@@ -94,9 +94,15 @@ def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[
         line = (f"keypoints on held-out scenes: PCK@3px {m['pck@3px']:.3f} (by name {m['pck@3px_by_name']}), "
                 f"mean error {m['mean_error_px']:.2f} px, lifted to 3-D {m['lifted_error_m']} m")
         return model.checkpoint, history, m, line
-    objects = [n for n in meta["labels"] if n not in ("table",)]
+    objects = [n for n in meta["labels"] if n not in cfg.detector.ignore]
+    if not objects:
+        raise ConfigError(f"detector.ignore={list(cfg.detector.ignore)} leaves none of the labels "
+                          f"{meta['labels']} to detect")
     ids = [meta["labels"].index(n) + 1 for n in objects]
-    det, history = fit_detector(objects, ids, splits["train"], splits["val"], config, log=log_scalars)
+    inst = meta.get("instance_label")
+    inst_id = meta["labels"].index(inst) + 1 if inst in objects else None
+    det, history = fit_detector(objects, ids, splits["train"], splits["val"], config, log=log_scalars,
+                                instance_label_id=inst_id)
     m = evaluate_detector(det, splits["test"])
     line = (f"detector on held-out scenes: mAP@0.5 {m['map@0.5']:.3f}, mAP@0.75 {m['map@0.75']:.3f}, "
             f"AP {m['ap@0.5']}")

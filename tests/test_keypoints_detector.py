@@ -10,7 +10,7 @@ from envs.cameras import CameraParams, intrinsics, look_at
 from envs.errors import ConfigError
 from perception import make_perception
 from perception.boxes import average_precision, box_iou, mean_average_precision, nms
-from perception.detector import fit_detector, load_detector
+from perception.detector import Detector, fit_detector, load_detector
 from perception.heatmap import HeatmapNet, ImageNormalization, find_peaks, focal_loss, gaussian_maps
 from perception.keypoints import (
     HeatmapTrainConfig,
@@ -21,7 +21,7 @@ from perception.keypoints import (
     load_keypoints,
     match_error,
 )
-from perception.targets import KEYPOINT_NAMES, boxes_from_segmentation, project
+from perception.targets import KEYPOINT_NAMES, boxes_from_segmentation, instance_boxes, project
 from perception.wrapper import PerceptionWrapper
 
 torch.set_num_threads(1)
@@ -181,6 +181,37 @@ def test_detector_overfits_a_tiny_set_and_round_trip(tmp_path) -> None:
     with pytest.raises(ConfigError, match="trained on 24x24 images but the env renders 32x32"):
         PerceptionWrapper(gym.make("roboloop/PushCube-v0", obs_mode="rgb+depth", image_size=32),
                           make_perception({"name": "detector", "checkpoint": str(path)}))
+
+
+def test_instance_boxes_keep_the_objects_that_are_seen() -> None:
+    K = intrinsics(45.0, 64, 64)
+    T = look_at((0.0, 0.0, 0.8), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    square = np.array([[x, y, 0.0] for x in (-0.02, 0.02) for y in (-0.02, 0.02)])
+    outlines = np.stack([square + (0.1, 0.0, 0.0), square + (-0.1, 0.0, 0.0), square + (5.0, 0.0, 0.0)])
+    seg = np.zeros((64, 64), np.uint8)
+    for outline, label in zip(outlines[:2], (3, 2), strict=True):  # the second is covered by label 2
+        (x0, y0), (x1, y1) = project(outline, K, T).min(axis=0), project(outline, K, T).max(axis=0)
+        seg[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))] = label
+    boxes = instance_boxes(outlines, K, T, seg, label_id=3)
+    # one box: the first square's projection; the covered one and the one outside the image are dropped
+    uv = project(outlines[0], K, T)
+    np.testing.assert_allclose(boxes, [np.r_[uv.min(0), uv.max(0)]], rtol=1e-6)
+
+
+def test_detector_truth_boxes_each_instance_of_a_many_object_label() -> None:
+    seg = np.zeros((16, 16), np.uint8)
+    seg[1:4, 1:4] = seg[10:13, 10:13] = 2  # two pucks share label 2
+    seg[6:9, 1:5] = 1
+    det = Detector(["pusher", "particle"], [1, 2], ImageNormalization(0.0, 1.0), (4, 4, 4),
+                   instance_label_id=2)
+    inst = np.array([[1, 1, 4, 4], [10, 10, 13, 13], [np.nan] * 4], np.float32)  # NaN: a puck not seen
+    boxes, cls = det.truth(seg, inst)
+    np.testing.assert_array_equal(boxes, [[1, 6, 5, 9], [1, 1, 4, 4], [10, 10, 13, 13]])
+    assert cls.tolist() == [0, 1, 1]
+    heat, _, mask = det.targets(seg, 1.0, inst)
+    assert mask.sum() == 3 and (heat[1] == 1.0).sum() == 2  # one peak per puck, not one for the group
+    with pytest.raises(ConfigError, match="instance_boxes"):
+        det.truth(seg)
 
 
 def test_heatmap_net_shapes() -> None:

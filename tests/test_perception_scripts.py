@@ -82,3 +82,22 @@ def test_train_perception_domain_adversarial_keypoints(perception_run) -> None:
     proc = run("train_perception.py", "task=detector", f"data={tmp}/data", *heat,
                f"adversarial.target={tmp}/data", f"hydra.run.dir={tmp}/adversarial_detector")
     assert proc.returncode != 0 and "task=keypoints only" in proc.stderr
+
+
+def test_image_scenes_of_any_task_with_one_box_per_puck(tmp_path) -> None:
+    """clouds=false renders images of any task; a label naming many objects gets a box per instance."""
+    ok(run("make_perception_data.py", "env=push_particles", "clouds=false", "env.kwargs.cameras=[top]",
+           "env.kwargs.obs_mode=rgb+depth+segmentation", "env.kwargs.horizon=8", "every=4",
+           "splits.train.episodes=1", "splits.val.episodes=0", "splits.test.episodes=0",
+           f"out_dir={tmp_path}/pp", f"hydra.run.dir={tmp_path}/log"))
+    meta = json.loads((tmp_path / "pp" / "meta.json").read_text())
+    assert meta["instance_label"] == "particle" and meta["cloud"] is None and meta["keypoint_names"] is None
+    with np.load(tmp_path / "pp" / "train.npz") as f:
+        assert "points" not in f.files and f["image_rgb"].shape == (2, 96, 96, 3)
+        boxes = f["instance_boxes"]
+        assert boxes.shape == (2, 12, 4) and np.isfinite(boxes[0]).all(axis=1).sum() >= 8
+        seen = boxes[0][np.isfinite(boxes[0]).all(axis=1)]
+        assert ((seen[:, 2:] - seen[:, :2]) > 2).all()  # a 2.4 cm puck spans ~3.5 px at 96x96
+    proc = run("make_perception_data.py", "env=reach", f"out_dir={tmp_path}/reach",
+               f"hydra.run.dir={tmp_path}/l2")
+    assert proc.returncode != 0 and "clouds=false" in proc.stderr

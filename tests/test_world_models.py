@@ -16,7 +16,7 @@ from loop.protocols import Callback
 from world_models.dynamics import WorldModelConfig, build, disagreement, fit
 from world_models.mpc import MPC, SimulatorPlanner
 from world_models.objectives import check_model_fits, model_objective, simulator_objective, task_reward
-from world_models.planners import PlannerConfig, PlanningError, plan
+from world_models.planners import PlannerConfig, PlanningError, colored_noise, plan
 
 REACH, PUSH_CUBE = "roboloop/Reach-v0", "roboloop/PushCube-v0"
 BACKENDS = ["mujoco", "pybullet"]
@@ -29,6 +29,7 @@ def quadratic(target: torch.Tensor):
 
 @pytest.mark.parametrize(("method", "options"), [
     ("cem", {"samples": 400, "elites": 40}),
+    ("icem", {"samples": 400, "elites": 40}),
     ("mppi", {"samples": 1000, "init_std": 0.2, "temperature": 1.0}),  # fixed noise: averages it out
 ])
 def test_cem_and_mppi_find_the_minimum_of_a_known_quadratic(method: str, options: dict) -> None:
@@ -37,6 +38,33 @@ def test_cem_and_mppi_find_the_minimum_of_a_known_quadratic(method: str, options
     best = plan(quadratic(target), torch.zeros(3, 2), cfg, torch.Generator().manual_seed(0))
     assert best.shape == (3, 2)
     assert torch.allclose(best, target, atol=0.03), best
+
+
+def test_colored_noise_is_unit_variance_and_smoother_as_beta_grows() -> None:
+    lag1 = {}
+    for beta in (0.0, 1.0, 2.0, 3.0):
+        noise = colored_noise(4000, 16, 2, beta, torch.Generator().manual_seed(0))
+        assert noise.shape == (4000, 16, 2)
+        assert abs(noise.std().item() - 1) < 0.05, (beta, noise.std())
+        lag1[beta] = (noise[:, 1:] * noise[:, :-1]).mean().item()  # correlation of neighbouring steps
+    assert abs(lag1[0.0]) < 0.03 and lag1[0.0] < lag1[1.0] < lag1[2.0] < lag1[3.0]
+    assert colored_noise(3, 1, 2, 2.0, torch.Generator()).shape == (3, 1, 2)  # one step: white
+
+
+def test_icem_returns_the_best_sequence_it_tried() -> None:
+    seen = []
+
+    def objective(actions: torch.Tensor) -> torch.Tensor:
+        seen.append(actions.clone())
+        return -((actions - 0.4) ** 2).sum(dim=(1, 2))
+
+    cfg = PlannerConfig(method="icem", horizon=5, samples=30, iterations=3, elites=6, keep_elites=0.5)
+    best = plan(objective, torch.zeros(5, 2), cfg, torch.Generator().manual_seed(1))
+    calls, tried = len(seen), torch.cat(seen)
+    score = -((tried - 0.4) ** 2).sum(dim=(1, 2))
+    assert calls == 3 and torch.equal(best, tried[score.argmax()])
+    first = seen[0][(-((seen[0] - 0.4) ** 2)).sum(dim=(1, 2)).topk(3).indices]  # half of 6 elites are kept
+    assert all(any(torch.equal(e, a) for a in seen[1]) for e in first)
 
 
 def test_random_shooting_beats_its_starting_plan_and_stays_in_bounds() -> None:
