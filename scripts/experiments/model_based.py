@@ -2,6 +2,7 @@
 
     python scripts/experiments/model_based.py                    # Reach: MPC + SAC, seeds 0 1 2
     python scripts/experiments/model_based.py --cells mpc_push_cube --seeds 0
+    python scripts/experiments/model_based.py --cells mpc_push_cube_icem --seeds 1  # seeds run in parallel
     python scripts/experiments/model_based.py --quick            # a minute or two: checks the pipeline
 
 Both methods train through ``agents`` (the Learner interface scripts/train.py uses) and are
@@ -9,7 +10,8 @@ validated on the same held-out validation seeds (90000+, never trained on) every
 env steps, 10 episodes a point; "steps to 90%" is the first validation point at or above 90%.
 The final agents are then tested on ``--test-episodes`` evaluation seeds (100000+), pooled over
 seeds with a Wilson 95% interval. Writes docs/results/model_based.{json,md} and
-model_based_curves.png (merging with earlier cells); each run's checkpoints go to --runs.
+model_based_curves.png (merging with earlier cells, and with a cell's other seeds); each run's
+checkpoints go to --runs.
 """
 
 import argparse
@@ -63,6 +65,10 @@ CELLS = [
         "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
         "world_model": {"hidden": [128, 128], "propagation": "one"},
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+    Cell("mpc_push_cube_icem", "mpc", PUSH_CUBE, {  # iCEM solves PushCube over the simulator (cem: 40%)
+        "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
+        "world_model": {"hidden": [128, 128], "propagation": "one"},
+        "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
 ]
 
 
@@ -144,13 +150,20 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "model_based.json"
-    previous = {r["cell"]: r for r in json.loads(results_path.read_text())} if results_path.is_file() else {}
+
+    def load() -> dict[str, dict]:
+        return {r["cell"]: r for r in json.loads(results_path.read_text())} if results_path.is_file() else {}
+
+    previous = load()
     for cell in [c for c in CELLS if c.name in args.cells]:
         runs = []
         for seed in args.seeds:
             runs.append(run_cell(cell, seed, args.runs, 3 if args.quick else args.test_episodes, args.quick))
             print(cell.name, {k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
-        previous[cell.name] = summarize(cell, runs)
+        # Re-read: seeds of one cell may run in parallel processes; keep the other seeds' runs.
+        previous = load()
+        others = [r for r in previous.get(cell.name, {}).get("runs", []) if r["seed"] not in args.seeds]
+        previous[cell.name] = summarize(cell, sorted(others + runs, key=lambda r: r["seed"]))
         rows = [previous[c.name] for c in CELLS if c.name in previous]
         atomic_write_text(results_path, json.dumps(rows, indent=1) + "\n")
         atomic_write_text(args.out / "model_based.md", to_markdown(rows))
