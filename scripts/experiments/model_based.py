@@ -69,6 +69,7 @@ CELLS = [
         "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
         "world_model": {"hidden": [128, 128], "propagation": "one"},
         "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+    Cell("sac_push_cube", "sac", PUSH_CUBE, {"total_steps": 20_000, "eval_every": 2000}),
 ]
 
 
