@@ -55,9 +55,15 @@ def run_task(env_id: str, backend: str, episodes: int, planner: dict) -> dict:
             "plans_per_s": round(agent.plans / seconds, 1)}
 
 
+def label(planner: dict) -> str:
+    """The planning method and any options beyond the shared budget (``noise_beta=0``)."""
+    extra = [f"{k}={v:g}" for k, v in planner.items() if k not in {**PLANNER, "method": None}]
+    return " ".join([planner["method"], *extra])
+
+
 def key(row: dict) -> tuple[str, str, str]:
-    """Rows are kept per task, backend and planning method."""
-    return row["env_id"], row["backend"], row["planner"]["method"]
+    """Rows are kept per task, backend and planner (method and options)."""
+    return row["env_id"], row["backend"], label(row["planner"])
 
 
 def to_markdown(rows: list[dict]) -> str:
@@ -68,7 +74,7 @@ def to_markdown(rows: list[dict]) -> str:
     for r in rows:
         lo, hi = r["success_ci95"]
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))
-        lines.append(f"| {r['env_id']} | {r['backend']} | {r['planner']['method']} "
+        lines.append(f"| {r['env_id']} | {r['backend']} | {label(r['planner'])} "
                      f"| {r['success_rate']:.0%} ({lo:.0%}-{hi:.0%}) "
                      f"| {r['episodes']} | {r['mean_return']:.1f} | {r['mean_length']:.0f} | {outcomes} "
                      f"| {r['plans_per_s']:.1f} |")
@@ -87,6 +93,8 @@ def main() -> None:
     parser.add_argument("--backends", nargs="*", default=["mujoco"])
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--method", default="cem", choices=["cem", "icem", "mppi", "random_shooting"])
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="planner options beside the budget, e.g. noise_beta=0 (an ablation row)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -94,7 +102,8 @@ def main() -> None:
     rows = {key(r): r for r in json.loads(path.read_text())} if path.is_file() else {}
     for backend in args.backends:
         for env_id in args.tasks:
-            row = run_task(env_id, backend, args.episodes, {**PLANNER, "method": args.method})
+            options = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
+            row = run_task(env_id, backend, args.episodes, {**PLANNER, "method": args.method, **options})
             print({k: v for k, v in row.items() if k not in ("per_episode", "seeds")}, flush=True)
             rows[key(row)] = row
             ordered = [rows[k] for k in sorted(rows)]
