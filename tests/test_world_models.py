@@ -13,7 +13,7 @@ from envs import ConfigError
 from envs.errors import SnapshotError
 from loop import rollout
 from loop.protocols import Callback
-from world_models.dynamics import WorldModelConfig, build, disagreement, fit
+from world_models.dynamics import WorldModelConfig, beta_nll, build, disagreement, fit
 from world_models.mpc import MPC, SimulatorPlanner
 from world_models.objectives import check_model_fits, model_objective, simulator_objective, task_reward
 from world_models.planners import PlannerConfig, PlanningError, colored_noise, plan
@@ -112,6 +112,23 @@ def test_ensemble_disagreement_is_larger_off_the_training_data_than_on_it() -> N
     on = disagreement(model, torch.linspace(-0.9, 0.9, 20)[:, None], torch.zeros(20, 1)).mean()
     off = disagreement(model, torch.linspace(3.0, 4.0, 20)[:, None], torch.zeros(20, 1)).mean()
     assert off > 5 * on, (on, off)
+
+
+def test_beta_nll_gives_the_mean_the_squared_errors_gradient_at_beta_one() -> None:
+    y = torch.tensor([0.0, 0.0, 3.0])
+    logvar = torch.tensor([-2.0, 0.0, 2.0])  # the hard sample (y = 3) was given a large variance
+    grads = {}
+    for beta in (0.0, 0.5, 1.0):
+        mean = torch.zeros(3, requires_grad=True)
+        beta_nll(mean, logvar, y, beta).backward()
+        grads[beta] = mean.grad
+    mse_grad = 2 * (torch.zeros(3) - y) / 3
+    torch.testing.assert_close(grads[1.0], mse_grad)
+    torch.testing.assert_close(grads[0.0], mse_grad * (-logvar).exp())  # plain NLL: scaled by 1 / variance
+    assert grads[0.0][2].abs() < grads[0.5][2].abs() < grads[1.0][2].abs()  # beta restores the pull
+    torch.testing.assert_close(beta_nll(y, logvar, y, 0.0), logvar.mean())
+    with pytest.raises(ConfigError, match="nll_beta"):
+        WorldModelConfig(nll_beta=2.0)
 
 
 def transitions(env_id: str, backend: str, steps: int = 60) -> tuple[list, object]:

@@ -44,6 +44,7 @@ class WorldModelConfig:
     weight_decay: float = 1e-5
     batch_size: int = 256
     train_steps: int = 300  # gradient steps per fit (the model-based loop refits after each round)
+    nll_beta: float = 0.0  # ensemble: beta-NLL, each sample weighted by var^beta (0: plain NLL, 1: MSE-like)
     learn_reward: bool = False  # predict the reward too (for tasks without a batched reward)
     propagation: str = "one"  # planning: one (sequence i -> member i mod E) | all (every member, every one)
     seed: int = 0
@@ -60,6 +61,8 @@ class WorldModelConfig:
         for name in ("members", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"WorldModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.nll_beta <= 1:
+            raise ConfigError(f"WorldModelConfig.nll_beta must be in [0, 1], got {self.nll_beta}")
         if self.train_steps < 0 or self.learning_rate <= 0:
             raise ConfigError(f"WorldModelConfig needs train_steps >= 0 and learning_rate > 0, got "
                               f"{self.train_steps} and {self.learning_rate}")
@@ -154,12 +157,28 @@ class DynamicsModel(nn.Module):
         return states + y[..., :self.state_dim], reward
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """MSE (mlp) or Gaussian NLL with the log-variance bounds' penalty (ensemble); normalized data."""
+        """MSE (mlp) or Gaussian NLL with the log-variance bounds' penalty (ensemble); normalized data.
+
+        Plain NLL lets a member explain a hard sample (a contact) by a large variance instead of a
+        better mean; with ``nll_beta`` > 0 each sample's term is weighted by its (constant)
+        variance^beta (Seitzer et al., 2022, "beta-NLL"), which restores the mean's gradient there.
+        """
         mean, logvar = self(x)
         if logvar is None:
             return ((mean - y) ** 2).mean()
-        nll = ((mean - y) ** 2 * (-logvar).exp() + logvar).mean()
+        nll = beta_nll(mean, logvar, y, self.config.nll_beta)
         return nll + 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
+
+
+def beta_nll(mean: torch.Tensor, logvar: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
+    """Gaussian NLL (up to constants) with each term weighted by its variance^beta, held constant.
+
+    beta = 0 is the plain NLL; beta = 1 gives the mean the gradient of the squared error.
+    """
+    terms = (mean - y) ** 2 * (-logvar).exp() + logvar
+    if beta > 0:
+        terms = terms * (beta * logvar.detach()).exp()
+    return terms.mean()
 
 
 def targets(states: torch.Tensor, actions: torch.Tensor, next_states: torch.Tensor,
