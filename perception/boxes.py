@@ -59,20 +59,26 @@ def mean_average_precision(detections: Sequence[tuple[np.ndarray, np.ndarray, np
     """Mean average precision over ``classes`` at ``iou_threshold``.
 
     ``detections[i]`` = (boxes (M, 4), scores (M,), class ids (M,)) of image ``i``; ``truths[i]`` =
-    (boxes (N, 4), class ids (N,)). A detection is a true positive when it overlaps an unmatched
-    ground-truth box of its class by more than the threshold (best score first).
+    (boxes (N, 4), class ids (N,)) or (boxes, class ids, ignored (N,) bool). A detection is a true
+    positive when it overlaps an unmatched ground-truth box of its class by more than the threshold
+    (best score first). As in PASCAL VOC's "difficult" boxes, an ignored box is not counted as a
+    positive, and a detection whose best match is an ignored box is neither true nor false.
     """
     per_class = []
     for c in range(classes):
         scores, matched, positives = [], [], 0
-        for (boxes, s, ids), (gt, gt_ids) in zip(detections, truths, strict=True):
-            d, g = boxes[ids == c], gt[gt_ids == c]
-            positives += len(g)
+        for (boxes, s, ids), truth in zip(detections, truths, strict=True):
+            gt, gt_ids = truth[0], truth[1]
+            ignored = truth[2] if len(truth) > 2 else np.zeros(len(gt_ids), bool)
+            d, g, skip = boxes[ids == c], gt[gt_ids == c], ignored[gt_ids == c]
+            positives += int((~skip).sum())
             used = np.zeros(len(g), bool)
             for k in np.argsort(-s[ids == c], kind="stable"):
                 iou = box_iou(d[k][None], g)[0] if len(g) else np.zeros(0)
                 iou[used] = -1
                 hit = len(iou) and iou.max() > iou_threshold
+                if hit and skip[int(iou.argmax())]:
+                    continue  # matched a mostly hidden object: neither right nor wrong
                 if hit:
                     used[int(iou.argmax())] = True
                 scores.append(s[ids == c][k])

@@ -34,35 +34,50 @@ class Detector:
 
     def __init__(self, classes: Sequence[str], label_ids: Sequence[int], norm: ImageNormalization,
                  widths: Sequence[int] = (16, 32, 64), net: HeatmapNet | None = None,
-                 instance_label_id: int | None = None) -> None:
+                 instance_label_id: int | None = None, full_areas: Sequence[float] | None = None,
+                 min_visible: float = 0.0) -> None:
         self.classes, self.label_ids = list(classes), [int(i) for i in label_ids]
         self.norm, self.widths = norm, list(widths)
         self.instance_label_id = None if instance_label_id is None else int(instance_label_id)
+        self.full_areas = None if full_areas is None else [float(a) for a in full_areas]
+        self.min_visible = float(min_visible)
         self.net = net or HeatmapNet(4, len(self.classes) + 4, self.widths)
 
-    def truth(self, seg: np.ndarray, instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """True boxes (M, 4) and class indices (M,) of one scene: mask extents, instance boxes where given."""
+    def truth(self, seg: np.ndarray,
+              instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """True boxes (M, 4), class indices (M,) and which are mostly hidden (M,) bool, of one scene.
+
+        Boxes are mask extents, or the instance boxes where given. A mask smaller than
+        ``min_visible`` of its class's ``full_areas`` (an object mostly hidden, e.g. a cube under
+        the gripper that holds it) is flagged: its box is not trained on, and scoring ignores it
+        (PASCAL VOC's "difficult" protocol), since a sliver's extent is not the object's.
+        """
         whole = [i for i in self.label_ids if i != self.instance_label_id]
         boxes, ids = boxes_from_segmentation(seg, whole)
         cls = np.asarray([self.label_ids.index(int(k)) for k in ids], np.int64)
+        hidden = np.zeros(len(cls), bool)
+        if self.full_areas is not None and self.min_visible > 0:
+            areas = np.asarray([(seg == k).sum() for k in ids], np.float64)
+            hidden = areas < self.min_visible * np.asarray(self.full_areas)[cls]
         if self.instance_label_id is not None:
             if instances is None:
                 raise ConfigError("this detector boxes each instance of label id "
                                   f"{self.instance_label_id}; its scenes need 'instance_boxes' "
                                   "(render them with scripts/make_perception_data.py)")
-            seen = instances[np.isfinite(instances).all(axis=1)]
+            seen = instances[np.isfinite(instances).all(axis=1)]  # hidden instances are already dropped
             boxes = np.concatenate([boxes, seen.astype(np.float32)])
             cls = np.concatenate([cls, np.full(len(seen), self.label_ids.index(self.instance_label_id))])
-        return boxes, cls
+            hidden = np.concatenate([hidden, np.zeros(len(seen), bool)])
+        return boxes, cls, hidden
 
     def targets(self, seg: np.ndarray, sigma: float,
                 instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Centre maps (C, h, w), size+offset (4, h, w) and where they apply (h, w) from one scene."""
         h, w = seg.shape[0] // STRIDE, seg.shape[1] // STRIDE
-        boxes, classes = self.truth(seg, instances)
+        boxes, classes, hidden = self.truth(seg, instances)
         heat = np.zeros((len(self.classes), h, w), np.float32)
         reg, mask = np.zeros((4, h, w), np.float32), np.zeros((h, w), np.float32)
-        for box, c in zip(boxes, classes, strict=True):
+        for box, c in zip(boxes[~hidden], classes[~hidden], strict=True):
             u, v = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             cu, cv = u / STRIDE - 0.5, v / STRIDE - 0.5
             j, i = min(max(int(round(cu)), 0), w - 1), min(max(int(round(cv)), 0), h - 1)
@@ -118,21 +133,31 @@ class Detector:
         """A ``torch.save``-able dict that loads with ``weights_only=True`` (:func:`load_detector`)."""
         return {"format": CHECKPOINT_FORMAT, "version": 1, "classes": self.classes,
                 "label_ids": self.label_ids, "instance_label_id": self.instance_label_id,
+                "full_areas": self.full_areas, "min_visible": self.min_visible,
                 "widths": self.widths, "normalization": asdict(self.norm),
                 "extra": dict(extra or {}), "state_dict": self.net.state_dict()}
 
 
 def fit_detector(classes: Sequence[str], label_ids: Sequence[int], train: Mapping[str, np.ndarray],
                  val: Mapping[str, np.ndarray], config: HeatmapTrainConfig, log: Callable | None = None,
-                 progress: bool = True, instance_label_id: int | None = None) -> tuple[Detector, list[dict]]:
+                 progress: bool = True, instance_label_id: int | None = None,
+                 min_visible: float = 0.0) -> tuple[Detector, list[dict]]:
     """Train a detector on a scene set (``image_rgb``, ``image_depth``, ``image_segmentation``).
 
     With ``instance_label_id``, that label's boxes are the scenes' ``instance_boxes``, one per object.
+    With ``min_visible`` > 0, masks smaller than that fraction of their class's full area (the 95th
+    percentile of its mask areas in the training scenes) are mostly hidden objects: not trained on,
+    ignored in scoring (:meth:`Detector.truth`). The weights kept are those of the best validation
+    mAP@0.5.
     """
     torch.manual_seed(config.seed)
     depth = train["image_depth"]
+    seg = train["image_segmentation"]
+    full_areas = [float(np.percentile(a[a > 0], 95)) if (a := (seg == k).sum(axis=(1, 2))).any() else 0.0
+                  for k in label_ids]
     det = Detector(classes, label_ids, ImageNormalization(float(depth.mean()), float(depth.std() + 1e-6)),
-                   config.widths, instance_label_id=instance_label_id)
+                   config.widths, instance_label_id=instance_label_id, full_areas=full_areas,
+                   min_visible=min_visible)
     instances = train.get("instance_boxes") if instance_label_id is not None else None
 
     def loss(batch: np.ndarray) -> torch.Tensor:
@@ -141,12 +166,16 @@ def fit_detector(classes: Sequence[str], label_ids: Sequence[int], train: Mappin
         return det.loss(train["image_rgb"][batch], depth[batch], seg, config.sigma, inst)
 
     history = fit_loop(det.net, config, loss, len(depth), lambda: evaluate_detector(det, val), log, progress,
-                       "detector")
+                       "detector", select="map@0.5")
     return det, history
 
 
 def evaluate_detector(det: Detector, scenes: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """MAP at IoU 0.5 (and 0.75) over the scene set, AP per class."""
+    """MAP at IoU 0.5 (and 0.75) over the scene set, AP per class; mostly hidden objects ignored.
+
+    ``map@0.5_all`` counts every box, the mostly hidden ones too (equal to ``map@0.5`` when the
+    detector flags none); ``hidden_fraction`` is the share of boxes flagged.
+    """
     detections = []
     for i in range(0, len(scenes["image_rgb"]), 64):
         detections += det.detect(scenes["image_rgb"][i:i + 64], scenes["image_depth"][i:i + 64])
@@ -155,8 +184,12 @@ def evaluate_detector(det: Detector, scenes: Mapping[str, np.ndarray]) -> dict[s
               for i, seg in enumerate(scenes["image_segmentation"])]
     at50 = mean_average_precision(detections, truths, len(det.classes), 0.5)
     at75 = mean_average_precision(detections, truths, len(det.classes), 0.75)
-    return {"map@0.5": at50["map"], "map@0.75": at75["map"],
-            "ap@0.5": dict(zip(det.classes, at50["ap"], strict=True))}
+    every = mean_average_precision(detections, [(b, c) for b, c, _ in truths], len(det.classes), 0.5)
+    hidden = np.concatenate([h for _, _, h in truths]) if truths else np.zeros(0, bool)
+    return {"map@0.5": at50["map"], "map@0.75": at75["map"], "map@0.5_all": every["map"],
+            "ap@0.5": dict(zip(det.classes, at50["ap"], strict=True)),
+            "ap@0.5_all": dict(zip(det.classes, every["ap"], strict=True)),
+            "hidden_fraction": float(hidden.mean()) if len(hidden) else 0.0}
 
 
 def load_detector(path: str) -> tuple[Detector, dict[str, Any]]:
@@ -168,7 +201,8 @@ def load_detector(path: str) -> tuple[Detector, dict[str, Any]]:
     net = HeatmapNet(4, len(ckpt["classes"]) + 4, ckpt["widths"])
     net.load_state_dict(ckpt["state_dict"])
     det = Detector(ckpt["classes"], ckpt["label_ids"], ImageNormalization(**ckpt["normalization"]),
-                   ckpt["widths"], net, ckpt.get("instance_label_id"))
+                   ckpt["widths"], net, ckpt.get("instance_label_id"), ckpt.get("full_areas"),
+                   ckpt.get("min_visible", 0.0))
     return det, {k: v for k, v in ckpt.items() if k != "state_dict"}
 
 

@@ -11,6 +11,7 @@ Scene sets (``scripts/make_perception_data.py`` with ``image_camera``) hold ``im
 ``image_depth`` (S, H, W) and ``keypoints_px`` (S, K, 2).
 """
 
+import copy
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -80,14 +81,19 @@ def match_error(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def fit_loop(model: torch.nn.Module, config: HeatmapTrainConfig, loss: Callable[[np.ndarray], torch.Tensor],
              n: int, validate: Callable[[], dict[str, Any]], log: Callable | None, progress: bool,
-             desc: str) -> list[dict]:
-    """Adam with a cosine schedule over random batches of ``n`` samples; validation every ``eval_every``."""
+             desc: str, select: str | None = None) -> list[dict]:
+    """Adam with a cosine schedule over random batches of ``n`` samples; validation every ``eval_every``.
+
+    With ``select`` (a validation metric, higher is better) the model ends with the weights of its
+    best validation, not its last; that entry of the history gets ``"selected": True``.
+    """
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
-    history = []
+    history: list[dict] = []
+    best: tuple[float, int, dict] | None = None
     bar = tqdm(range(1, config.steps + 1), desc=desc, disable=not progress)
     for step in bar:
         model.train()
@@ -106,6 +112,11 @@ def fit_loop(model: torch.nn.Module, config: HeatmapTrainConfig, loss: Callable[
                                                    if isinstance(v, float)))
             if log is not None:
                 log(step, {f"val/{k}": v for k, v in metrics.items() if isinstance(v, float)})
+            if select is not None and (best is None or metrics[select] > best[0]):
+                best = (metrics[select], len(history) - 1, copy.deepcopy(model.state_dict()))
+    if best is not None:
+        model.load_state_dict(best[2])
+        history[best[1]]["selected"] = True
     return history
 
 

@@ -17,6 +17,7 @@ from perception.keypoints import (
     KeypointModel,
     evaluate_keypoints,
     fit_keypoints,
+    fit_loop,
     lift,
     load_keypoints,
     match_error,
@@ -71,6 +72,18 @@ def test_average_precision() -> None:
     box = np.array([[0, 0, 4, 4]], np.float32)
     result = mean_average_precision([(box, np.array([0.9]), np.array([0]))], [(box, np.array([0]))], 1)
     assert result["map"] == pytest.approx(1.0)
+
+
+def test_ignored_boxes_are_neither_positives_nor_false_positives() -> None:
+    seen, hidden = np.array([[0, 0, 4, 4]], np.float32), np.array([[10, 10, 12, 12]], np.float32)
+    truth = (np.concatenate([seen, hidden]), np.array([0, 0]), np.array([False, True]))
+    # a detection on the hidden object ranked first, then one on the visible object
+    dets = [(np.concatenate([hidden, seen]), np.array([0.9, 0.8]), np.array([0, 0]))]
+    assert mean_average_precision(dets, [truth], 1)["map"] == pytest.approx(1.0)
+    assert mean_average_precision(dets, [truth[:2]], 1)["map"] == pytest.approx(1.0)  # both count, both found
+    missed = [(seen, np.array([0.8]), np.array([0]))]
+    assert mean_average_precision(missed, [truth], 1)["map"] == pytest.approx(1.0)  # hidden: not owed
+    assert mean_average_precision(missed, [truth[:2]], 1)["map"] == pytest.approx(0.5)
 
 
 def test_peaks_are_found_to_sub_pixel_precision() -> None:
@@ -205,13 +218,43 @@ def test_detector_truth_boxes_each_instance_of_a_many_object_label() -> None:
     det = Detector(["pusher", "particle"], [1, 2], ImageNormalization(0.0, 1.0), (4, 4, 4),
                    instance_label_id=2)
     inst = np.array([[1, 1, 4, 4], [10, 10, 13, 13], [np.nan] * 4], np.float32)  # NaN: a puck not seen
-    boxes, cls = det.truth(seg, inst)
+    boxes, cls, hidden = det.truth(seg, inst)
     np.testing.assert_array_equal(boxes, [[1, 6, 5, 9], [1, 1, 4, 4], [10, 10, 13, 13]])
-    assert cls.tolist() == [0, 1, 1]
+    assert cls.tolist() == [0, 1, 1] and not hidden.any()
     heat, _, mask = det.targets(seg, 1.0, inst)
     assert mask.sum() == 3 and (heat[1] == 1.0).sum() == 2  # one peak per puck, not one for the group
     with pytest.raises(ConfigError, match="instance_boxes"):
         det.truth(seg)
+
+
+def test_mostly_hidden_objects_are_flagged_and_not_trained_on() -> None:
+    seg = np.zeros((16, 16), np.uint8)
+    seg[1:5, 1:5] = 1  # 16 px: fully seen
+    seg[8, 8:10] = 2  # 2 px of an object whose full area is 16 px: mostly hidden
+    det = Detector(["a", "b"], [1, 2], ImageNormalization(0.0, 1.0), (4, 4, 4), full_areas=[16.0, 16.0],
+                   min_visible=0.25)
+    boxes, cls, hidden = det.truth(seg)
+    assert cls.tolist() == [0, 1] and hidden.tolist() == [False, True]
+    heat, _, mask = det.targets(seg, 1.0)
+    assert mask.sum() == 1 and heat[1].max() == 0  # no peak for the sliver
+    off = Detector(["a", "b"], [1, 2], ImageNormalization(0.0, 1.0), (4, 4, 4), full_areas=[16.0, 16.0])
+    assert not off.truth(seg)[2].any()  # min_visible = 0: every box counts
+
+
+def test_training_keeps_the_weights_of_the_best_validation() -> None:
+    net = torch.nn.Linear(1, 1, bias=False)
+    scores = iter([0.2, 0.9, 0.5])  # validation after steps 2, 4, 6: the best is at step 4
+    weights = []
+
+    def validate() -> dict:
+        weights.append(net.weight.item())
+        return {"score": next(scores)}
+
+    config = HeatmapTrainConfig(steps=6, batch_size=1, lr=0.1, eval_every=2)
+    loss = lambda batch: (net(torch.ones(1, 1)) - 5.0).pow(2).sum()  # noqa: E731
+    history = fit_loop(net, config, loss, 1, validate, None, False, "t", select="score")
+    assert [h.get("selected", False) for h in history] == [False, True, False]
+    assert net.weight.item() == weights[1] != weights[2]
 
 
 def test_heatmap_net_shapes() -> None:
