@@ -4,6 +4,7 @@
     python scripts/experiments/model_based.py --cells mpc_push_cube --seeds 0
     python scripts/experiments/model_based.py --cells mpc_push_cube_icem --seeds 1  # seeds run in parallel
     python scripts/experiments/model_based.py --quick            # a minute or two: checks the pipeline
+    python scripts/experiments/model_based.py --cells mpc_push_cube_icem --resume --total-steps 15000
 
 Both methods train through ``agents`` (the Learner interface scripts/train.py uses) and are
 validated on the same held-out validation seeds (90000+, never trained on) every ``eval_every``
@@ -74,8 +75,13 @@ CELLS = [
 ]
 
 
-def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool) -> dict:
-    """Train one seed (validation curve on the way), then test it on held-out evaluation seeds."""
+def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool, resume: bool = False,
+             total_steps: int | None = None) -> dict:
+    """Train one seed (validation curve on the way), then test it on held-out evaluation seeds.
+
+    ``resume`` continues the seed's interrupted (or finished) run from its ``last.pt``, up to
+    ``total_steps`` when given (a longer budget than the cell's).
+    """
     started = time.perf_counter()
     run_dir = runs / cell.name / f"seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -88,10 +94,15 @@ def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool)
                        eval_episodes=2)
         if cell.method == "sac":
             options["learning_starts"] = 50
-    source = TrainingSource(cell.env_id, dict(cell.env_kwargs), progress=False, run_dir=run_dir)
+    if total_steps is not None:
+        options["total_steps"] = total_steps
+    source = TrainingSource(cell.env_id, dict(cell.env_kwargs), progress=False, run_dir=run_dir,
+                            resume=resume)
     agent = find_method(cell.method).fit(make_config(cell.method, options), source)
     train_s = time.perf_counter() - started
     curve = json.loads((run_dir / "learning_curve.json").read_text())
+    if resume:  # the whole run's training time, the interrupted part included
+        train_s = curve[-1]["seconds"]
     return {"seed": seed, "train_seconds": round(train_s, 1), "env_steps": curve[-1]["step"],
             **test_figures(cell.env_id, cell.env_kwargs, agent, curve, test_episodes)}
 
@@ -148,6 +159,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline only")
     parser.add_argument("--out", type=Path, default=OUT, help="where model_based.{json,md} and the plot go")
     parser.add_argument("--runs", type=Path, default=RUNS, help="where each run's checkpoints go")
+    parser.add_argument("--resume", action="store_true", help="continue each seed from its last.pt")
+    parser.add_argument("--total-steps", type=int, default=None,
+                        help="env steps to train to, instead of the cell's (with --resume: extend a run)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +174,8 @@ def main() -> None:
     for cell in [c for c in CELLS if c.name in args.cells]:
         runs = []
         for seed in args.seeds:
-            runs.append(run_cell(cell, seed, args.runs, 3 if args.quick else args.test_episodes, args.quick))
+            runs.append(run_cell(cell, seed, args.runs, 3 if args.quick else args.test_episodes, args.quick,
+                                 args.resume, args.total_steps))
             print(cell.name, {k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
         # Re-read: seeds of one cell may run in parallel processes; keep the other seeds' runs.
         previous = load()
