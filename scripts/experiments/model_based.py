@@ -67,7 +67,7 @@ CELLS = [
         "world_model": {"hidden": [128, 128], "propagation": "one"},
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
     Cell("mpc_push_cube_icem", "mpc", PUSH_CUBE, {  # iCEM solves PushCube over the simulator (cem: 30%)
-        "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
+        "total_steps": 12_000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
         # beta-NLL: plain NLL left the cube's motion no better predicted than "it stays put"
         "world_model": {"hidden": [128, 128], "propagation": "one", "nll_beta": 0.5},
         "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
