@@ -30,6 +30,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from envs.errors import RoboloopError  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
 RUNS = ROOT / "runs" / "detector_tasks"
@@ -58,7 +60,7 @@ def script(name: str, *overrides: str, log: Path) -> None:
         done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}); see {log}")
+        raise RoboloopError(f"{' '.join(cmd)} failed ({done.returncode}); see {log}")
 
 
 def run_task(task: str, runs: Path, quick: bool) -> dict:
