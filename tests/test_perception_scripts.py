@@ -101,3 +101,15 @@ def test_image_scenes_of_any_task_with_one_box_per_puck(tmp_path) -> None:
     proc = run("make_perception_data.py", "env=reach", f"out_dir={tmp_path}/reach",
                f"hydra.run.dir={tmp_path}/l2")
     assert proc.returncode != 0 and "clouds=false" in proc.stderr
+
+
+def test_image_scenes_of_a_discrete_action_task(tmp_path) -> None:
+    """CartPole's expert acts in Discrete(2): the noise is a random action with probability action_noise."""
+    ok(run("make_perception_data.py", "env=cart_pole", "clouds=false", "image_camera=front",
+           "env.kwargs.cameras=[front]", "env.kwargs.obs_mode=rgb+depth+segmentation", "env.kwargs.horizon=8",
+           "every=4", "action_noise=0.5", "splits.train.episodes=1", "splits.val.episodes=0",
+           "splits.test.episodes=0", f"out_dir={tmp_path}/cp", f"hydra.run.dir={tmp_path}/log"))
+    meta = json.loads((tmp_path / "cp" / "meta.json").read_text())
+    assert meta["labels"] == ["floor", "rail", "cart", "pole"] and meta["instance_label"] is None
+    with np.load(tmp_path / "cp" / "train.npz") as f:
+        assert f["image_segmentation"].shape == (2, 96, 96) and "keypoints_px" not in f.files
