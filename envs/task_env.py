@@ -101,8 +101,7 @@ class TaskEnv(gym.Env):
         self._state_only = obs_mode == "state"
         self._vector_sensors = [s for s in self.sensors if not s.per_camera]
         self._camera_sensors = [s for s in self.sensors if s.per_camera]
-        self._modalities = tuple(m for m in ("rgb", "depth", "segmentation")
-                                 if any(m in s.renders for s in self._camera_sensors))
+        self._modalities = _modalities(self._camera_sensors)
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.randomization = Randomization.from_dict(randomization)
         self._plain_state = self._state_only and not self.randomization.obs_noise  # fast path
@@ -253,18 +252,45 @@ class TaskEnv(gym.Env):
             return vector
         return vector + self.np_random.normal(0.0, noise, vector.shape).astype(np.float32)
 
-    def _observe(self, state: Any) -> Any:
-        if self._state_only:
-            return self.add_obs_noise(self.task.state_vector(state))
-        obs = {s.name: s.read(self, state, None, {}) for s in self._vector_sensors}
+    def observe(self, obs_mode: str | None = None, privileged_state: bool | None = None) -> Any:
+        """The current scene's observation in ``obs_mode`` (default: the env's own), without stepping.
+
+        For rollouts that need sensors only now and then: an env made with ``obs_mode="state"``
+        steps without rendering, and ``observe("rgb+depth+segmentation", privileged_state=True)``
+        renders the env's ``cameras`` at the steps that are kept. Observing never changes the
+        episode: the generator that draws observation and depth noise is put back afterwards.
+        """
+        self._check_open("observe")
+        if not self._started:
+            raise ResetNeededError("observe() before the first reset() has no scene to see; call "
+                                   "env.reset() first")
+        sensors = self.sensors if obs_mode is None else _parse_obs_mode(obs_mode, privileged_state)
+        rng = copy.deepcopy(self.np_random.bit_generator.state)
+        try:
+            return self._observe(self.scene.read(), sensors)
+        finally:
+            self.np_random.bit_generator.state = rng
+
+    def _observe(self, state: Any, sensors: list[Sensor] | None = None) -> Any:
+        if sensors is None or sensors is self.sensors:
+            if self._state_only:
+                return self.add_obs_noise(self.task.state_vector(state))
+            vectors, per_camera, modalities = self._vector_sensors, self._camera_sensors, self._modalities
+        else:
+            if sensors == [SENSORS["state"]]:
+                return self.add_obs_noise(self.task.state_vector(state))
+            vectors = [s for s in sensors if not s.per_camera]
+            per_camera = [s for s in sensors if s.per_camera]
+            modalities = _modalities(per_camera)
+        obs = {s.name: s.read(self, state, None, {}) for s in vectors}
         s = self.image_size
         for cam in self.cameras:
-            images = self.scene.render(cam, s, s, self._modalities) if self._modalities else {}
+            images = self.scene.render(cam, s, s, modalities) if modalities else {}
             if "depth" in images and self.randomization.depth_noise:
                 noisy = images["depth"] + self.np_random.normal(
                     0.0, self.randomization.depth_noise, images["depth"].shape)
                 images["depth"] = np.clip(noisy, 0.0, self.scene.far).astype(np.float32)
-            for sensor in self._camera_sensors:
+            for sensor in per_camera:
                 obs[f"{cam}_{sensor.name}"] = sensor.read(self, state, cam, images)
         return obs
 
@@ -312,6 +338,11 @@ def _parse_obs_mode(obs_mode: str, privileged_state: bool | None) -> list[Sensor
             "e.g. 'rgb+depth' (envs/sensors.py registers more)")
     vectors = ["state", "proprio"] if privileged_state else ["proprio"]
     return [find_sensor(n) for n in vectors] + [find_sensor(p) for p in parts if p not in vectors]
+
+
+def _modalities(camera_sensors: list[Sensor]) -> tuple[str, ...]:
+    """The image modalities the scene must render for these per-camera sensors."""
+    return tuple(m for m in ("rgb", "depth", "segmentation") if any(m in s.renders for s in camera_sensors))
 
 
 def _parse_cameras(cameras: Any, available: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Domain-adversarial training (Ganin & Lempitsky, 2015) for the heatmap keypoint model.
+"""Domain-adversarial training (Ganin & Lempitsky, 2015) for the heatmap keypoints and the PointNet.
 
 A small domain classifier reads the encoder's bottleneck features through a gradient-reversal
 layer and learns to tell source scenes (labelled, e.g. MuJoCo renders) from target scenes
@@ -9,6 +9,8 @@ sees only source labels; target scenes contribute images only.
 
 Source and target images go through the network as one batch, so batch norm's statistics are
 those of the mixture (the model is evaluated on target scenes with statistics learned on both).
+For the PointNet (``PointDomainAlignment``) the classifier reads the global (max-pooled) feature
+of source and target clouds, which feeds every head.
 The reversal scale ramps from 0 to ``weight`` as in the paper: ``weight * (2 / (1 + exp(-gamma p)) - 1)``
 with ``p`` the fraction of training done, so the classifier is not fought before features exist.
 """
@@ -134,6 +136,46 @@ class AdversarialKeypointLoss:
         self.last = {"keypoint_loss": float(keypoint.detach()), "domain_loss": float(domain.detach()),
                      "domain_accuracy": accuracy, "reversal_scale": self.classifier.reversal.scale}
         return keypoint + domain
+
+
+class PointDomainAlignment(nn.Module):
+    """The domain-adversarial term of a PointNet training run (``PointNetTrainer.domain``).
+
+    Each step :meth:`target_inputs` draws unlabelled target clouds to join the source batch (one
+    forward pass, so batch norm sees the mixture) and :meth:`loss` scores the domain classifier on
+    the global features of both; its reversed gradient pushes the PointNet towards global features
+    the classifier cannot separate. ``target`` needs only ``points`` and ``colors``.
+    """
+
+    def __init__(self, target: Mapping[str, np.ndarray], inputs: Callable[[np.ndarray, np.ndarray], torch.Tensor],
+                 features: int, adversarial: AdversarialConfig, steps: int, seed: int = 0) -> None:
+        super().__init__()
+        for key in ("points", "colors"):
+            if key not in target:
+                raise ConfigError(f"the target scenes have no {key!r} (keys: {sorted(target)}); render "
+                                  "clouds with scripts/make_perception_data.py clouds=true")
+        self.target, self.inputs, self.adversarial, self.steps = target, inputs, adversarial, steps
+        self.reversal = GradientReversal(0.0)
+        h = adversarial.hidden
+        self.net = nn.Sequential(nn.Linear(features, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1))
+        self.rng = np.random.default_rng(seed + 1)
+        self.calls = 0
+
+    def target_inputs(self, n_source: int) -> torch.Tensor:
+        """Network inputs of ``n_source * target_fraction`` (at least 1) random target clouds."""
+        n = max(1, round(n_source * self.adversarial.target_fraction))
+        idx = self.rng.integers(len(self.target["points"]), size=n)
+        return self.inputs(self.target["points"][idx], self.target["colors"][idx])
+
+    def loss(self, features: torch.Tensor, n_source: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of "is target" on (source + target, G) features; the ramp advances one step."""
+        self.reversal.scale = self.adversarial.scale(min(self.calls / self.steps, 1.0))
+        self.calls += 1
+        logits = self.net(self.reversal(features)).squeeze(-1)
+        is_target = torch.cat([torch.zeros(n_source), torch.ones(len(features) - n_source)])
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, is_target)
+        accuracy = float(((logits.detach() > 0).float() == is_target).float().mean())
+        return loss, {"domain_accuracy": accuracy, "reversal_scale": self.reversal.scale}
 
 
 def fit_keypoints_adversarial(names: Sequence[str], source: Mapping[str, np.ndarray],

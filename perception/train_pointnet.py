@@ -111,14 +111,21 @@ class PointNetTrainer:
         self.model = PointNet(self.model_config)
         self.classifier = (PointNet(replace(config, seg_classes=0, cls_classes=classes))
                            if config.cls_classes else None)
+        self.domain: nn.Module | None = None  # e.g. PointDomainAlignment: unlabelled target clouds join training
 
     def loss(self, scenes: Mapping[str, np.ndarray], batch: np.ndarray,
              rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        """Segmentation cross-entropy + offset L1 (normalized) + classification + regulariser."""
+        """Segmentation cross-entropy + offset L1 (normalized) + classification + regulariser
+        (+ the domain classifier's loss when ``domain`` is set)."""
         c, t = self.model_config, self.train_config
         terms: dict[str, torch.Tensor] = {}
         x = self.norm.inputs(scenes["points"][batch], scenes["colors"][batch])
-        out = self.model(x)
+        if self.domain is not None:  # target clouds in the same forward pass; only their domain is scored
+            out = self.model(torch.cat([x, self.domain.target_inputs(len(batch))]))
+            terms["domain"], parts = self.domain.loss(out["global"], len(batch))
+            out = {k: v[:len(batch)] for k, v in out.items()}
+        else:
+            out, parts = self.model(x), {}
         labels = torch.from_numpy(scenes["labels"][batch].astype(np.int64))
         terms["seg"] = nn.functional.cross_entropy(out["seg_logits"].reshape(-1, c.seg_classes),
                                                    labels.reshape(-1))
@@ -138,7 +145,7 @@ class PointNetTrainer:
                 terms["ortho"] = terms["ortho"] + t.ortho_weight * orthogonality_loss(
                     obj["feature_transform"])
         total = sum(terms.values())
-        return total, {k: float(v.detach()) for k, v in terms.items()}
+        return total, {**{k: float(v.detach()) for k, v in terms.items()}, **parts}
 
     def fit(self, train: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray] | None = None,
             log: Callable[[int, dict[str, float]], None] | None = None, progress: bool = True) -> list[dict]:
@@ -147,7 +154,7 @@ class PointNetTrainer:
 
         t = self.train_config
         rng = np.random.default_rng(t.seed)
-        params = list(self.model.parameters()) + list(self.classifier.parameters() if self.classifier else [])
+        params = [p for m in (self.model, self.classifier, self.domain) if m is not None for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=t.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / t.steps)))
         history = []

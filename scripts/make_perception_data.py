@@ -111,8 +111,12 @@ def noisy(env, action, rng: np.random.Generator, noise: float):
 
 
 def render_split(env, expert, record: SceneRecorder, seeds: range, every: int, noise: float,
-                 desc: str) -> dict[str, np.ndarray]:
-    """Scenes of the episodes on ``seeds``: one every ``every`` steps, from the first observation on."""
+                 desc: str, sensors: str) -> dict[str, np.ndarray]:
+    """Scenes of the episodes on ``seeds``: one every ``every`` steps, from the first observation on.
+
+    ``env`` steps on the privileged state alone; only the recorded steps render ``sensors``
+    (``TaskEnv.observe``), so a scene every 40 steps costs one render, not 40.
+    """
     rng = np.random.default_rng(seeds.start)
     rows: dict[str, list] = {"seeds": []}
     for seed in tqdm(seeds, desc=desc):
@@ -122,7 +126,7 @@ def render_split(env, expert, record: SceneRecorder, seeds: range, every: int, n
         while not done:
             if t % every == 0:
                 rows["seeds"].append(seed)
-                for key, value in record(obs).items():
+                for key, value in record(env.unwrapped.observe(sensors, privileged_state=True)).items():
                     rows.setdefault(key, []).append(value)
             obs, _, terminated, truncated, _ = env.step(noisy(env, expert.act(obs), rng, noise))
             t, done = t + 1, terminated or truncated
@@ -146,7 +150,11 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError(f"clouds=true needs centroid targets, which {cfg.env.id} lacks (tasks with them: "
                           f"{sorted(CENTROIDS)}); pass clouds=false to render images only (the detector)")
     env_kwargs = plain(cfg.env.kwargs)
-    env = envs.make(cfg.env.id, **env_kwargs)
+    sensors = env_kwargs.get("obs_mode", "state")
+    if sensors == "state":
+        raise ConfigError("env.kwargs.obs_mode='state' renders nothing; name the sensors to record, "
+                          "e.g. rgb+depth+segmentation+pointcloud")
+    env = envs.make(cfg.env.id, **{**env_kwargs, "obs_mode": "state", "privileged_state": None})
     record = SceneRecorder.for_task(env, cloud, cfg.image_camera)
     expert = make_expert(cfg.env.id, "scripted", env)
     counts = {}
@@ -155,7 +163,7 @@ def main(cfg: DictConfig) -> None:
             if s.episodes <= 0:
                 continue
             seeds = range(s.start_seed, s.start_seed + s.episodes)
-            arrays = render_split(env, expert, record, seeds, cfg.every, cfg.action_noise, split)
+            arrays = render_split(env, expert, record, seeds, cfg.every, cfg.action_noise, split, sensors)
             save_npz(out / f"{split}.npz", arrays)
             counts[split] = len(arrays["seeds"])
             log.info("%s: %d scenes from seeds %d..%d -> %s", split, counts[split], seeds.start,

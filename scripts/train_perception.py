@@ -6,6 +6,7 @@
     python scripts/train_perception.py data=<folder> train.steps=200          # a quick check
     python scripts/train_perception.py data=<mujoco scenes> task=keypoints \
         adversarial.target=<pybullet scenes>     # domain-adversarial: unlabelled target images
+                                                 # (task=pointnet too: unlabelled target clouds)
 
 Trains on ``train.npz`` with a progress bar and TensorBoard (``tb/``), validates on ``val.npz``,
 reports the held-out ``test.npz`` scenes in ``metrics.json`` and saves ``checkpoint.pt`` (weights,
@@ -31,7 +32,7 @@ from dataset.atomic import atomic_write_bytes
 from envs.cameras import CameraParams
 from envs.errors import ConfigError
 from perception.detector import evaluate_detector, fit_detector
-from perception.domain_adaptation import AdversarialConfig, fit_keypoints_adversarial
+from perception.domain_adaptation import AdversarialConfig, PointDomainAlignment, fit_keypoints_adversarial
 from perception.keypoints import HeatmapTrainConfig, evaluate_keypoints, evaluate_lifting, fit_keypoints
 from perception.pointcloud import CloudConfig
 from perception.pointnet import PointNetConfig
@@ -58,6 +59,14 @@ def fit_pointnet(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tupl
     model = PointNetConfig(**plain(cfg.model), seg_classes=classes, cls_classes=classes)
     trainer = PointNetTrainer(meta["labels"], CloudConfig(**meta["cloud"]), model,
                               PointNetTrainConfig(**plain(cfg.train)))
+    adversarial = plain(cfg.adversarial)
+    target = adversarial.pop("target", None)
+    if target:  # unlabelled target scenes: only the train split's clouds are read, never their labels
+        unlabelled = load_split(Path(target), "train")
+        trainer.domain = PointDomainAlignment(
+            {k: unlabelled[k] for k in ("points", "colors") if k in unlabelled}, trainer.norm.inputs,
+            trainer.model_config.global_widths[-1], AdversarialConfig(**adversarial), trainer.train_config.steps,
+            trainer.train_config.seed)
     log.info("train %d scenes, val %d, test %d; %d points each; labels %s", len(train["points"]),
              len(val["points"]), len(test["points"]), train["points"].shape[1], meta["labels"])
     history = trainer.fit(train, val, log=log_scalars)
@@ -77,7 +86,8 @@ def fit_images(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tuple[
     adversarial = plain(cfg.adversarial)
     target = adversarial.pop("target", None)
     if target and cfg.task != "keypoints":
-        raise ConfigError(f"adversarial.target is supported for task=keypoints only, got task={cfg.task!r}")
+        raise ConfigError(f"adversarial.target is supported for task=keypoints and task=pointnet only, got "
+                          f"task={cfg.task!r}")
     if cfg.task == "keypoints" and target:
         # unlabelled target scenes: only the train split's images are read, never its keypoints
         unlabelled = load_split(Path(target), "train")

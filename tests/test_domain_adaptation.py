@@ -10,6 +10,7 @@ from perception.domain_adaptation import (
     AdversarialKeypointLoss,
     DomainClassifier,
     GradientReversal,
+    PointDomainAlignment,
     adapt_batch_norm,
     fit_keypoints_adversarial,
     reverse_gradient,
@@ -137,3 +138,30 @@ def test_depth_clipping_keeps_far_pixels_from_dominating() -> None:
     assert old.depth_max is None and float(old.inputs(rgb, depth)[0, 3, 0, 0]) == pytest.approx(220.0)
     with pytest.raises(ConfigError, match="depth_max.*-1"):
         HeatmapTrainConfig(depth_max=-1.0)
+
+
+def test_domain_adversarial_pointnet_trains_on_source_labels_and_fights_the_domain_classifier() -> None:
+    """Target clouds join each forward pass; only their domain is scored; the PointNet still learns."""
+    from perception.pointcloud import CloudConfig
+    from perception.pointnet import PointNetConfig
+    from perception.train_pointnet import PointNetTrainConfig, PointNetTrainer
+    from tests.test_pointnet import SMALL, tiny_scenes
+
+    source = tiny_scenes(8, 0)
+    target = tiny_scenes(8, 1)
+    target = {"points": target["points"] + np.float32(0.02), "colors": target["colors"] * np.float32(0.7)}
+    trainer = PointNetTrainer(["red", "blue"], CloudConfig(workspace=[-0.3, 0.3, -0.3, 0.3, -0.3, 0.3]),
+                              PointNetConfig(seg_classes=3, cls_classes=3, **SMALL),
+                              PointNetTrainConfig(steps=150, batch_size=8, lr=5e-3, object_points=32, eval_every=150))
+    trainer.domain = PointDomainAlignment(target, trainer.norm.inputs, SMALL["global_widths"][-1],
+                                          AdversarialConfig(weight=0.3, hidden=16), steps=150)
+    assert trainer.domain.target_inputs(8).shape == (4, 64, 6)  # target_fraction 0.5
+    logged: list[dict] = []
+    history = trainer.fit(source, source, log=lambda step, s: logged.append(s), progress=False)
+    assert history[-1]["miou"] > 0.95, history[-1]  # the labelled source is still learned
+    steps = [s for s in logged if "loss" in s]  # every 50 steps; validation logs its own keys
+    assert len(steps) == 3 and {"domain", "domain_accuracy", "reversal_scale"} <= set(steps[0])
+    assert steps[0]["reversal_scale"] < steps[-1]["reversal_scale"] and steps[-1]["reversal_scale"] > 0.25
+    assert trainer.domain.net[0].weight.grad is not None  # the classifier is trained with the PointNet
+    with pytest.raises(ConfigError, match="colors"):
+        PointDomainAlignment({"points": target["points"]}, trainer.norm.inputs, 32, AdversarialConfig(), 10)

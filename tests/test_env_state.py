@@ -193,3 +193,38 @@ def test_a_snapshot_right_after_reset_restores(env_id: str, backend: str) -> Non
     env.action_space.seed(0)
     run(env, [env.action_space.sample() for _ in range(5)])
     np.testing.assert_array_equal(env.set_state(snapshot), first)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_observe_renders_any_sensors_of_the_current_scene_and_leaves_the_episode_alone(backend: str) -> None:
+    """A state-mode env observed now and then sees what a pixel env sees; its episode is unchanged."""
+    noise = {"obs_noise": 0.01, "depth_noise": 0.002}
+    pixels = gym.make(PUSH_CUBE, backend=backend, obs_mode="rgb+depth+segmentation", privileged_state=True,
+                      randomization=noise).unwrapped
+    state = gym.make(PUSH_CUBE, backend=backend, randomization=noise).unwrapped
+    with pytest.raises(envs.ResetNeededError, match="reset"):
+        state.observe("rgb")
+    pixels.reset(seed=5)
+    state.reset(seed=5)
+    actions = list(np.random.default_rng(0).uniform(-1, 1, (6, 2)).astype(np.float32))
+    observed = []
+    for i, a in enumerate(actions):
+        wanted, *_ = pixels.step(a)
+        state.step(a)
+        if i % 2:
+            seen = state.observe("rgb+depth+segmentation", privileged_state=True)
+            assert set(seen) == set(wanted)
+            for key in ("top_rgb", "top_segmentation"):
+                np.testing.assert_array_equal(seen[key], wanted[key])
+            assert np.abs(seen["top_depth"] - wanted["top_depth"]).max() < 0.02  # noise drawn apart
+            observed.append(state.observe().copy())  # its own mode: the noisy state vector
+    plain = gym.make(PUSH_CUBE, backend=backend, randomization=noise).unwrapped
+    plain.reset(seed=5)
+    unobserved = run(plain, actions)
+    state.reset(seed=5)
+    assert_same(unobserved, run(state, actions))  # observing drew no noise from the episode's generator
+    assert len(observed) == 3 and observed[0].shape == (plain.observation_space.shape[0],)
+    for env in (pixels, state, plain):
+        env.close()
+    with pytest.raises(envs.EnvClosedError):
+        state.observe()

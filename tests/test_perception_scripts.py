@@ -70,8 +70,8 @@ def test_train_py_composes_the_pointnet_perception(perception_run) -> None:
     assert metrics["perception"]["name"] == "pointnet"
 
 
-def test_train_perception_domain_adversarial_keypoints(perception_run) -> None:
-    """task=keypoints adversarial.target=<scenes>: the target's images join training; a plain checkpoint."""
+def test_train_perception_domain_adversarial_keypoints_and_pointnet(perception_run) -> None:
+    """adversarial.target=<scenes>: the target's images (clouds) join training; a plain checkpoint."""
     tmp = perception_run
     heat = ["heatmap.steps=2", "heatmap.eval_every=2", "heatmap.batch_size=2", "heatmap.widths=[4,4,8]"]
     ok(run("train_perception.py", "task=keypoints", f"data={tmp}/data", *heat,
@@ -81,7 +81,12 @@ def test_train_perception_domain_adversarial_keypoints(perception_run) -> None:
     assert "pck@1px" in json.loads((tmp / "adversarial" / "metrics.json").read_text())["test"]
     proc = run("train_perception.py", "task=detector", f"data={tmp}/data", *heat,
                f"adversarial.target={tmp}/data", f"hydra.run.dir={tmp}/adversarial_detector")
-    assert proc.returncode != 0 and "task=keypoints only" in proc.stderr
+    assert proc.returncode != 0 and "task=keypoints and task=pointnet only" in proc.stderr
+    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=4", "train.batch_size=2",
+           *SMALL, f"adversarial.target={tmp}/data", "adversarial.hidden=8", f"hydra.run.dir={tmp}/adversarial_pn"))
+    ckpt = torch.load(tmp / "adversarial_pn" / "checkpoint.pt", weights_only=True)
+    assert ckpt["format"] == "roboloop.perception.pointnet"  # the domain classifier is not saved
+    assert not any(k.startswith("net.") for k in ckpt["state_dict"])
 
 
 def test_image_scenes_of_any_task_with_one_box_per_puck(tmp_path) -> None:
