@@ -16,7 +16,7 @@ with ``p`` the fraction of training done, so the classifier is not fought before
 """
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,23 +206,32 @@ def fit_keypoints_adversarial(names: Sequence[str], source: Mapping[str, np.ndar
 
 
 @torch.no_grad()
-def adapt_batch_norm(model: KeypointModel, rgb: np.ndarray, depth: np.ndarray, batch_size: int = 32) -> None:
-    """AdaBN (Li et al., 2016): re-estimate every batch norm's statistics on unlabelled target images.
+def reestimate_batch_norm(net: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """AdaBN (Li et al., 2016) for any network: every batch norm's statistics from ``batches`` alone.
 
-    No weight changes: each ``BatchNorm2d`` forgets its running mean and variance and takes the
-    cumulative average over ``rgb`` (N, H, W, 3) / ``depth`` (N, H, W), in batches of ``batch_size``.
-    The model is left in eval mode.
+    No weight changes: each batch norm (1-D or 2-D) forgets its running mean and variance and takes
+    the cumulative average over the batches of network inputs. ``net`` is left in eval mode.
     """
-    norms = [m for m in model.net.modules() if isinstance(m, nn.BatchNorm2d)]
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts equally
-    model.net.train()
+    net.train()
     try:
-        for i in range(0, len(rgb), batch_size):
-            model.net(model.norm.inputs(rgb[i:i + batch_size], depth[i:i + batch_size]))
+        for x in batches:
+            net(x)
     finally:
         for m, momentum in zip(norms, saved, strict=True):
             m.momentum = momentum
-        model.net.eval()
+        net.eval()
+
+
+def adapt_batch_norm(model: KeypointModel, rgb: np.ndarray, depth: np.ndarray, batch_size: int = 32) -> None:
+    """AdaBN for the keypoint model: batch-norm statistics of unlabelled target images.
+
+    ``rgb`` (N, H, W, 3) / ``depth`` (N, H, W), in batches of ``batch_size``; see
+    :func:`reestimate_batch_norm`. The model is left in eval mode.
+    """
+    reestimate_batch_norm(model.net, (model.norm.inputs(rgb[i:i + batch_size], depth[i:i + batch_size])
+                                      for i in range(0, len(rgb), batch_size)))

@@ -1,7 +1,9 @@
-r"""The renderer gap of the heatmap keypoints, both ways, and how much each remedy recovers.
+r"""The renderer gap of the heatmap keypoints or the PointNet, both ways, and how much each remedy recovers.
 
     python scripts/experiments/renderer_gap.py --runs runs/train_perception \\
         --mujoco runs/perception_data/mj --pybullet runs/perception_data/pb
+    python scripts/experiments/renderer_gap.py --model pointnet --runs runs/train_perception \\
+        --mujoco runs/perception_data/pn_mj --pybullet runs/perception_data/pn_pb_full
 
 Expects six keypoint runs of ``scripts/train_perception.py task=keypoints`` under ``--runs``
 (docs/results.md gives the commands): ``kp_mj`` and ``kp_pb`` (plain, trained on one renderer's
@@ -15,10 +17,17 @@ how much worse the plain source model is on the target than the model trained on
 own labels (the ceiling), and a remedy *recovers* ``(remedy - plain) / (ceiling - plain)`` of it.
 ``--use kp_pb=kp_pb_s1`` takes another run dir for a role (e.g. another seed); ``--also <run>``
 scores more runs into the json only (key ``also:<run>``). Writes docs/results/renderer_gap.{json,md}.
+
+``--model pointnet`` does the same for the PointNet (roles ``pn_mj``, ``pn_pb``, ``pn_*_dr``,
+``pn_*_adv``; clouds instead of images): segmentation mIoU and the mean centroid error (cm) over
+the labels with a centroid, AdaBN over the target's unlabelled train clouds. Writes
+docs/results/renderer_gap_pointnet.{json,md}.
 """
 
 import argparse
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +35,9 @@ import torch
 
 from dataset.atomic import atomic_write_text
 from envs.cameras import CameraParams
-from perception.domain_adaptation import adapt_batch_norm
+from perception.domain_adaptation import adapt_batch_norm, reestimate_batch_norm
 from perception.keypoints import evaluate_keypoints, evaluate_lifting, load_keypoints
+from perception.train_pointnet import centroid_metrics, load_pointnet, segmentation_metrics
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 SHORT = {"mujoco": "mj", "pybullet": "pb"}
@@ -35,24 +45,26 @@ REMEDIES = {"none": "", "domain randomization": "_dr", "domain-adversarial": "_a
 TRAINED = ("", "_dr", "_adv")
 
 
-def scenes(folder: Path) -> tuple[dict[str, np.ndarray], CameraParams]:
-    """A scene set's test split and its (nominal) camera."""
+def scenes(folder: Path) -> tuple[dict[str, np.ndarray], CameraParams | None]:
+    """A scene set's test split and its (nominal) camera, if it recorded images."""
     with np.load(folder / "test.npz") as f:
         test = {k: f[k] for k in f.files}
     p = json.loads((folder / "meta.json").read_text())["camera_params"]
+    if p is None:
+        return test, None
     params = CameraParams(np.asarray(p["intrinsics"]), np.asarray(p["extrinsics"]), p["width"], p["height"],
                           p["near"], p["far"])
     return test, params
 
 
-def train_images(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """A scene set's unlabelled train images (rgb, depth)."""
+def train_split(folder: Path, keys: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two unlabelled arrays of a scene set's train split: images (rgb, depth) or clouds (points, colors)."""
     with np.load(folder / "train.npz") as f:
-        return f["image_rgb"], f["image_depth"]
+        return f[keys[0]], f[keys[1]]
 
 
-def score(checkpoint: Path, test: dict, params: CameraParams,
-          adapt: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+def score_keypoints(checkpoint: Path, test: dict, params: CameraParams | None,
+                    adapt: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """PCK@1px, PCK@3px, mean pixel error and the mean lifted 3-D error (mm, over keypoint names).
 
     With ``adapt`` (rgb, depth), the model's batch norms first take those images' statistics.
@@ -67,6 +79,48 @@ def score(checkpoint: Path, test: dict, params: CameraParams,
             "lifted_mm_by_name": {k: v * 1000 for k, v in lifted.items()}}
 
 
+def score_pointnet(checkpoint: Path, test: dict, params: CameraParams | None,
+                   adapt: tuple[np.ndarray, np.ndarray] | None = None, batch: int = 32) -> dict[str, float]:
+    """Segmentation mIoU and centroid error (cm: the mean over labels, and per label).
+
+    With ``adapt`` (points, colors), the PointNet's batch norms first take those clouds' statistics.
+    """
+    predictor, meta = load_pointnet(str(checkpoint))
+    if adapt is not None:
+        points, colors = adapt
+        reestimate_batch_norm(predictor.model, (predictor.norm.inputs(points[i:i + batch], colors[i:i + batch])
+                                                for i in range(0, len(points), batch)))
+    labels, cents = [], []
+    for i in range(0, len(test["points"]), batch):
+        lab, cen = predictor.segment(test["points"][i:i + batch], test["colors"][i:i + batch])
+        labels.append(lab)
+        cents.append(cen)
+    seg = segmentation_metrics(np.concatenate(labels), test["labels"], meta["labels"])
+    cen = centroid_metrics(np.concatenate(cents), test["centroids"], meta["labels"])
+    return {"miou": seg["miou"], "iou": seg["iou"], "centroid_cm": 100 * cen["centroid_error_mean_m"],
+            "centroid_cm_by_label": {k: 100 * v for k, v in cen["centroid_error_m"].items()}}
+
+
+@dataclass(frozen=True)
+class Model:
+    """What one kind of perception model is scored by: a higher-is-better and a lower-is-better figure."""
+
+    prefix: str  # run roles: <prefix>_mj, <prefix>_pb_dr, ...
+    score: Callable[..., dict]
+    adapt_keys: tuple[str, str]  # the unlabelled train arrays AdaBN reads
+    primary: tuple[str, str]  # (metric key, column title), higher is better
+    secondary: tuple[str, str]  # (metric key, column title), lower is better
+    results: str  # file stem under docs/results
+
+
+MODELS = {
+    "keypoints": Model("kp", score_keypoints, ("image_rgb", "image_depth"), ("pck@1px", "PCK@1px"),
+                       ("lifted_mm", "3-D error"), "renderer_gap"),
+    "pointnet": Model("pn", score_pointnet, ("points", "colors"), ("miou", "mIoU"),
+                      ("centroid_cm", "centroid error, cm,"), "renderer_gap_pointnet"),
+}
+
+
 def recovered(remedy: float, plain: float, ceiling: float) -> float:
     """Percent of the drop (ceiling - plain) that the remedy closes (negative: it widened the gap)."""
     return 100.0 * (remedy - plain) / (ceiling - plain)
@@ -76,58 +130,61 @@ def main() -> None:
     """Score every checkpoint on both renderers and write the table."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=list(MODELS), default="keypoints")
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--mujoco", type=Path, required=True, help="MuJoCo scene folder (test split)")
     parser.add_argument("--pybullet", type=Path, required=True, help="PyBullet scene folder (test split)")
     parser.add_argument("--use", action="append", default=[], metavar="ROLE=RUN",
-                        help="run dir under --runs for a role (kp_mj, kp_pb_dr, ...)")
+                        help="run dir under --runs for a role (kp_mj, kp_pb_dr, pn_pb, ...)")
     parser.add_argument("--also", action="append", default=[], metavar="RUN", help="score into the json too")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    kind = MODELS[args.model]
     use = dict(item.split("=", 1) for item in args.use)
     torch.set_num_threads(1)
     data = {"mujoco": scenes(args.mujoco), "pybullet": scenes(args.pybullet)}
     scores: dict[str, dict[str, dict]] = {}
-    roles = [f"kp_{SHORT[source]}{suffix}" for source in SHORT for suffix in TRAINED]
+    roles = [f"{kind.prefix}_{SHORT[source]}{suffix}" for source in SHORT for suffix in TRAINED]
     jobs = [(role, use.get(role, role)) for role in roles] + [(f"also:{run}", run) for run in args.also]
+    key1, title1 = kind.primary
+    key2, title2 = kind.secondary
     for key, run in jobs:
         checkpoint = args.runs / run / "checkpoint.pt"
-        scores[key] = {"run": run, **{on: score(checkpoint, *data[on]) for on in data}}
-        print(key, run, {on: round(scores[key][on]["pck@1px"], 3) for on in data})
+        scores[key] = {"run": run, **{on: kind.score(checkpoint, *data[on]) for on in data}}
+        print(key, run, {on: round(scores[key][on][key1], 3) for on in data}, flush=True)
     folders = {"mujoco": args.mujoco, "pybullet": args.pybullet}
     for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
-        plain = f"kp_{SHORT[source]}"
+        plain = f"{kind.prefix}_{SHORT[source]}"
         run = scores[plain]["run"]
-        adapt = train_images(folders[target])
+        adapt = train_split(folders[target], kind.adapt_keys)
         scores[f"{plain}+adabn"] = {"run": f"{run} + AdaBN", **{
-            on: score(args.runs / run / "checkpoint.pt", *data[on], adapt=adapt) for on in data}}
+            on: kind.score(args.runs / run / "checkpoint.pt", *data[on], adapt=adapt) for on in data}}
     rows = []
     for source, target in (("mujoco", "pybullet"), ("pybullet", "mujoco")):
-        plain = scores[f"kp_{SHORT[source]}"][target]
-        ceiling = scores[f"kp_{SHORT[target]}"][target]
+        plain = scores[f"{kind.prefix}_{SHORT[source]}"][target]
+        ceiling = scores[f"{kind.prefix}_{SHORT[target]}"][target]
         for remedy, suffix in REMEDIES.items():
-            s = scores[f"kp_{SHORT[source]}{suffix}"]
+            s = scores[f"{kind.prefix}_{SHORT[source]}{suffix}"]
             rows.append({"source": source, "target": target, "remedy": remedy, "run": s["run"],
-                         "on_source": s[source],
-                         "on_target": s[target], "ceiling": ceiling,
-                         "recovered_pck1_pct": None if remedy == "none" else
-                         recovered(s[target]["pck@1px"], plain["pck@1px"], ceiling["pck@1px"]),
-                         "recovered_lifted_pct": None if remedy == "none" else
-                         recovered(s[target]["lifted_mm"], plain["lifted_mm"], ceiling["lifted_mm"])})
+                         "on_source": s[source], "on_target": s[target], "ceiling": ceiling,
+                         f"recovered_{key1}_pct": None if remedy == "none" else
+                         recovered(s[target][key1], plain[key1], ceiling[key1]),
+                         f"recovered_{key2}_pct": None if remedy == "none" else
+                         recovered(s[target][key2], plain[key2], ceiling[key2])})
     args.results.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.results / "renderer_gap.json",
-                      json.dumps({"scores": scores, "rows": rows}, indent=1) + "\n")
+    atomic_write_text(args.results / f"{kind.results}.json",
+                      json.dumps({"model": args.model, "scores": scores, "rows": rows}, indent=1) + "\n")
     pct = lambda v: "" if v is None else f"{v:+.0f}%"  # noqa: E731
-    lines = ["| source -> target | remedy (run) | PCK@1px on source | PCK@1px on target (ceiling) "
-             "| recovered | 3-D error on target, mm (ceiling) | recovered |",
+    lines = [f"| source -> target | remedy (run) | {title1} on source | {title1} on target (ceiling) "
+             f"| recovered | {title2} on target (ceiling) | recovered |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['source']} -> {r['target']} | {r['remedy']} ({r['run']}) | "
-                     f"{r['on_source']['pck@1px']:.3f} | "
-                     f"{r['on_target']['pck@1px']:.3f} ({r['ceiling']['pck@1px']:.3f}) | "
-                     f"{pct(r['recovered_pck1_pct'])} | {r['on_target']['lifted_mm']:.1f} "
-                     f"({r['ceiling']['lifted_mm']:.1f}) | {pct(r['recovered_lifted_pct'])} |")
-    atomic_write_text(args.results / "renderer_gap.md", "\n".join(lines) + "\n")
+                     f"{r['on_source'][key1]:.3f} | "
+                     f"{r['on_target'][key1]:.3f} ({r['ceiling'][key1]:.3f}) | "
+                     f"{pct(r[f'recovered_{key1}_pct'])} | {r['on_target'][key2]:.2f} "
+                     f"({r['ceiling'][key2]:.2f}) | {pct(r[f'recovered_{key2}_pct'])} |")
+    atomic_write_text(args.results / f"{kind.results}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
