@@ -147,8 +147,9 @@ class PointDomainAlignment(nn.Module):
     the classifier cannot separate. ``target`` needs only ``points`` and ``colors``.
     """
 
-    def __init__(self, target: Mapping[str, np.ndarray], inputs: Callable[[np.ndarray, np.ndarray], torch.Tensor],
-                 features: int, adversarial: AdversarialConfig, steps: int, seed: int = 0) -> None:
+    def __init__(self, target: Mapping[str, np.ndarray],
+                 inputs: Callable[[np.ndarray, np.ndarray], torch.Tensor], features: int,
+                 adversarial: AdversarialConfig, steps: int, seed: int = 0) -> None:
         super().__init__()
         for key in ("points", "colors"):
             if key not in target:
@@ -157,7 +158,8 @@ class PointDomainAlignment(nn.Module):
         self.target, self.inputs, self.adversarial, self.steps = target, inputs, adversarial, steps
         self.reversal = GradientReversal(0.0)
         h = adversarial.hidden
-        self.net = nn.Sequential(nn.Linear(features, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1))
+        self.net = nn.Sequential(nn.Linear(features, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                                 nn.Linear(h, 1))
         self.rng = np.random.default_rng(seed + 1)
         self.calls = 0
 

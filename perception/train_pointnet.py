@@ -111,12 +111,14 @@ class PointNetTrainer:
         self.model = PointNet(self.model_config)
         self.classifier = (PointNet(replace(config, seg_classes=0, cls_classes=classes))
                            if config.cls_classes else None)
-        self.domain: nn.Module | None = None  # e.g. PointDomainAlignment: unlabelled target clouds join training
+        self.domain: nn.Module | None = None  # PointDomainAlignment: unlabelled target clouds join training
 
     def loss(self, scenes: Mapping[str, np.ndarray], batch: np.ndarray,
              rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        """Segmentation cross-entropy + offset L1 (normalized) + classification + regulariser
-        (+ the domain classifier's loss when ``domain`` is set)."""
+        """Segmentation cross-entropy + offset L1 (normalized) + classification + regulariser.
+
+        With ``domain`` set, the domain classifier's loss is added (target clouds in the same pass).
+        """
         c, t = self.model_config, self.train_config
         terms: dict[str, torch.Tensor] = {}
         x = self.norm.inputs(scenes["points"][batch], scenes["colors"][batch])
@@ -154,7 +156,8 @@ class PointNetTrainer:
 
         t = self.train_config
         rng = np.random.default_rng(t.seed)
-        params = [p for m in (self.model, self.classifier, self.domain) if m is not None for p in m.parameters()]
+        params = [p for m in (self.model, self.classifier, self.domain) if m is not None
+                  for p in m.parameters()]
         opt = torch.optim.Adam(params, lr=t.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / t.steps)))
         history = []

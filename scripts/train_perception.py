@@ -65,8 +65,8 @@ def fit_pointnet(cfg: DictConfig, meta: dict, splits: dict, log_scalars) -> tupl
         unlabelled = load_split(Path(target), "train")
         trainer.domain = PointDomainAlignment(
             {k: unlabelled[k] for k in ("points", "colors") if k in unlabelled}, trainer.norm.inputs,
-            trainer.model_config.global_widths[-1], AdversarialConfig(**adversarial), trainer.train_config.steps,
-            trainer.train_config.seed)
+            trainer.model_config.global_widths[-1], AdversarialConfig(**adversarial),
+            trainer.train_config.steps, trainer.train_config.seed)
     log.info("train %d scenes, val %d, test %d; %d points each; labels %s", len(train["points"]),
              len(val["points"]), len(test["points"]), train["points"].shape[1], meta["labels"])
     history = trainer.fit(train, val, log=log_scalars)

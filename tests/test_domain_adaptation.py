@@ -152,7 +152,8 @@ def test_domain_adversarial_pointnet_trains_on_source_labels_and_fights_the_doma
     target = {"points": target["points"] + np.float32(0.02), "colors": target["colors"] * np.float32(0.7)}
     trainer = PointNetTrainer(["red", "blue"], CloudConfig(workspace=[-0.3, 0.3, -0.3, 0.3, -0.3, 0.3]),
                               PointNetConfig(seg_classes=3, cls_classes=3, **SMALL),
-                              PointNetTrainConfig(steps=150, batch_size=8, lr=5e-3, object_points=32, eval_every=150))
+                              PointNetTrainConfig(steps=150, batch_size=8, lr=5e-3, object_points=32,
+                                                  eval_every=150))
     trainer.domain = PointDomainAlignment(target, trainer.norm.inputs, SMALL["global_widths"][-1],
                                           AdversarialConfig(weight=0.3, hidden=16), steps=150)
     assert trainer.domain.target_inputs(8).shape == (4, 64, 6)  # target_fraction 0.5

@@ -13,7 +13,13 @@ from envs import ConfigError
 from envs.tasks.push_cube import PushCubeState, PushCubeTask
 from perception.targets import KEYPOINT_NAMES, push_cube_keypoints
 from world_models.dynamics import build, fit
-from world_models.keypoint_dynamics import STATE_DIM, KeypointMPCAgent, keypoint_reward, keypoint_state
+from world_models.keypoint_dynamics import (
+    STATE_DIM,
+    KeypointMPCAgent,
+    keypoint_planning_reward,
+    keypoint_reward,
+    keypoint_state,
+)
 from world_models.objectives import model_objective
 from world_models.planners import PlannerConfig
 
@@ -64,7 +70,7 @@ def test_keypoint_state_recovers_cube_pose_and_ignores_corner_order() -> None:
     np.testing.assert_allclose(keypoint_state(shuffled, KEYPOINT_NAMES, state[:4]), s, atol=1e-6)
 
 
-def test_keypoint_reward_is_the_task_reward() -> None:
+def test_keypoint_rewards_are_the_task_rewards() -> None:
     rng = np.random.default_rng(1)
     states = random_states(rng, 64)
     actions = rng.uniform(-1, 1, (64, 2))
@@ -73,6 +79,8 @@ def test_keypoint_reward_is_the_task_reward() -> None:
                                atol=1e-5)
     t = keypoint_reward(torch.as_tensor(kp), torch.as_tensor(actions))  # torch alike
     assert t.shape == (64,)
+    np.testing.assert_allclose(keypoint_planning_reward(kp, actions),
+                               PushCubeTask().batch_planning_reward(states, actions), atol=1e-4)
 
 
 def test_a_short_fit_on_keypoint_states_beats_predicting_no_change() -> None:

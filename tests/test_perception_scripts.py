@@ -82,8 +82,9 @@ def test_train_perception_domain_adversarial_keypoints_and_pointnet(perception_r
     proc = run("train_perception.py", "task=detector", f"data={tmp}/data", *heat,
                f"adversarial.target={tmp}/data", f"hydra.run.dir={tmp}/adversarial_detector")
     assert proc.returncode != 0 and "task=keypoints and task=pointnet only" in proc.stderr
-    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=4", "train.batch_size=2",
-           *SMALL, f"adversarial.target={tmp}/data", "adversarial.hidden=8", f"hydra.run.dir={tmp}/adversarial_pn"))
+    ok(run("train_perception.py", f"data={tmp}/data", "train.steps=4", "train.eval_every=4",
+           "train.batch_size=2", *SMALL, f"adversarial.target={tmp}/data", "adversarial.hidden=8",
+           f"hydra.run.dir={tmp}/adversarial_pn"))
     ckpt = torch.load(tmp / "adversarial_pn" / "checkpoint.pt", weights_only=True)
     assert ckpt["format"] == "roboloop.perception.pointnet"  # the domain classifier is not saved
     assert not any(k.startswith("net.") for k in ckpt["state_dict"])

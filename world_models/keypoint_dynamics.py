@@ -6,16 +6,17 @@ plane (x, y, metres): the cube centre (the mean of the four cube-corner keypoint
 set), the cube's orientation as the corners' mean ``(cos 4a, sin 4a)`` (``a`` each corner's angle
 about the centre; order-free and 90-degree symmetric like the cube), the pusher-tip and goal
 keypoints, then the pusher proprio (x, y, vx, vy). The dynamics are ``world_models.dynamics``'
-``DynamicsModel`` over this vector, unchanged; the planning reward is PushCube's reward computed
-from it (``keypoint_reward``).
+``DynamicsModel`` over this vector, unchanged; planning scores PushCube's planning reward computed
+from it (``keypoint_planning_reward``, as ``PushCubeTask.batch_planning_reward``), or the env's
+reward (``keypoint_reward``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from envs.errors import ConfigError
-from envs.tasks.push_cube import GOAL_TOLERANCE
+from envs.tasks.push_cube import GOAL_TOLERANCE, PRE_PUSH
 from loop.protocols import Features
 from world_models.dynamics import DynamicsModel
 from world_models.mpc import MPC
@@ -51,6 +52,20 @@ def keypoint_reward(next_states, actions):  # noqa: ANN001, ANN201  (numpy or to
             + (cube_goal < GOAL_TOLERANCE) * 5.0)
 
 
+def keypoint_planning_reward(next_states, actions):  # noqa: ANN001, ANN201  (numpy or torch alike)
+    """PushCube's planning reward (``PushCubeTask.batch_planning_reward``) from keypoint states (..., 12).
+
+    The pusher is pulled to the pre-push point ``PRE_PUSH`` behind the cube on the goal-cube line,
+    not to the cube's centre, so that going around the cube first pays within a short look-ahead.
+    """
+    cube, goal, pusher = next_states[..., 0:2], next_states[..., 6:8], next_states[..., 8:10]
+    goal_minus_cube = goal - cube
+    cube_goal = _norm(goal_minus_cube)
+    behind = cube - pusher - PRE_PUSH * goal_minus_cube / (cube_goal[..., None] + 1e-6)
+    return (-1.0 * _norm(behind) - 2.0 * cube_goal - 0.01 * (actions * actions).sum(-1)
+            + (cube_goal < GOAL_TOLERANCE) * 5.0)
+
+
 def _norm(v):  # noqa: ANN001, ANN202
     return (v * v).sum(-1) ** 0.5
 
@@ -59,12 +74,12 @@ class KeypointMPCAgent:
     """An Agent over ``KeypointPerception``'s features: keypoint state -> CEM over the model."""
 
     def __init__(self, model: DynamicsModel, names: Sequence[str], planner: PlannerConfig,
-                 seed: int = 0) -> None:
+                 seed: int = 0, reward: Callable = keypoint_planning_reward) -> None:
         if model.state_dim != STATE_DIM:
             raise ConfigError(f"a keypoint dynamics model predicts states of size {STATE_DIM} "
                               f"({', '.join(KEYPOINT_STATE_NAMES)}), this one {model.state_dim}")
-        self.model, self.names, self.reward = model.eval(), list(names), keypoint_reward
-        self.mpc = MPC(lambda s: model_objective(model, s, keypoint_reward), planner, model.action_dim, seed)
+        self.model, self.names, self.reward = model.eval(), list(names), reward
+        self.mpc = MPC(lambda s: model_objective(model, s, reward), planner, model.action_dim, seed)
 
     def reset(self) -> None:
         """Clear the warm start."""

@@ -88,8 +88,9 @@ def score_pointnet(checkpoint: Path, test: dict, params: CameraParams | None,
     predictor, meta = load_pointnet(str(checkpoint))
     if adapt is not None:
         points, colors = adapt
-        reestimate_batch_norm(predictor.model, (predictor.norm.inputs(points[i:i + batch], colors[i:i + batch])
-                                                for i in range(0, len(points), batch)))
+        batches = (predictor.norm.inputs(points[i:i + batch], colors[i:i + batch])
+                   for i in range(0, len(points), batch))
+        reestimate_batch_norm(predictor.model, batches)
     labels, cents = [], []
     for i in range(0, len(test["points"]), batch):
         lab, cen = predictor.segment(test["points"][i:i + batch], test["colors"][i:i + batch])

@@ -1,6 +1,7 @@
 """Representation study: keypoint vs pixel dynamics on PushCube from images (+ the privileged state).
 
-    python scripts/experiments/representation.py               # seeds 0 1 2 (about 30 min on one core)
+    python scripts/experiments/representation.py               # seeds 0 1 2, iCEM (about 45 min on one core)
+    python scripts/experiments/representation.py --setup cem --out docs/results/representation  # 1st run
     python scripts/experiments/representation.py --quick       # a pipeline check (about a minute)
     python scripts/experiments/representation.py --replot      # redraw table and plot from the JSON
 
@@ -18,10 +19,15 @@ episode, with held random pushes interleaved with expert segments; validation ep
   rgb, planning with its reward head (world_models/pixel_mpc.py);
 - **state** (reference): the same ensemble on the privileged 14-d state with the task's reward.
 
+``--setup`` picks how every arm plans (``SETUPS``): ``icem`` (default) is what solves PushCube
+from state online (scripts/experiments/model_based.py's ``mpc_push_cube_icem``): iCEM over
+beta-NLL ensembles, PushCube's planning reward, 150-step test episodes; ``cem`` is the first
+run's CEM (horizon 10) with plain-NLL ensembles, the env's reward and 80-step test episodes.
+
 Measured: (a) 10-step open-loop error of the cube centre in cm on the validation episodes (keypoint
 and state models: their predicted cube position; pixels: a probe head trained on detached
 latents), (b) MPC success on held-out seeds 100000.. with a Wilson 95% interval, all arms with
-the same CEM, (c) ms per plan and FLOPs (torch's FlopCounterMode) per predicted step and per plan,
+the same planner, (c) ms per plan and FLOPs (torch's FlopCounterMode) per predicted step and per plan,
 with the per-step perception / encoder cost. Writes docs/results/representation/.
 """
 
@@ -49,7 +55,12 @@ from loop.protocols import Callback, Step  # noqa: E402
 from perception.keypoints import HeatmapTrainConfig, KeypointPerception, fit_keypoints  # noqa: E402
 from perception.targets import KEYPOINT_NAMES, project, push_cube_keypoints  # noqa: E402
 from world_models.dynamics import build, fit  # noqa: E402
-from world_models.keypoint_dynamics import KeypointMPCAgent, keypoint_state  # noqa: E402
+from world_models.keypoint_dynamics import (  # noqa: E402
+    KeypointMPCAgent,
+    keypoint_planning_reward,
+    keypoint_reward,
+    keypoint_state,
+)
 from world_models.mpc import MPC, state_of  # noqa: E402
 from world_models.objectives import model_objective  # noqa: E402
 from world_models.pixel_dynamics import (  # noqa: E402
@@ -67,8 +78,13 @@ OUT = ROOT / "docs" / "results" / "representation"
 RUNS = ROOT / "runs" / "experiments" / "representation"
 ENV_ID, HORIZON, STEPS_AHEAD, VAL_START = "roboloop/PushCube-v0", 80, 10, 90_000
 IMAGE_KW = {"obs_mode": "rgb+depth", "cameras": ["top"], "horizon": HORIZON}
-PLANNER = {"method": "cem", "horizon": 10, "samples": 300, "iterations": 3, "elites": 30}
 ENSEMBLE = {"kind": "ensemble", "members": 5, "hidden": [128, 128], "train_steps": 1500}
+SETUPS = {  # how every arm plans; the pixel arm always scores its learned reward head
+    "icem": {"planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50},
+             "ensemble": {"nll_beta": 0.5}, "planning_reward": True, "test_horizon": 150},
+    "cem": {"planner": {"method": "cem", "horizon": 10, "samples": 300, "iterations": 3, "elites": 30},
+            "ensemble": {}, "planning_reward": False, "test_horizon": HORIZON},
+}
 PIXEL = {"learning_rate": 3e-3}  # 1e-3 had not left the mean-image plateau after 400 steps; 3e-3 had
 ARMS = ("state", "keypoints", "pixels")
 FULL = {"train_episodes": 60, "val_episodes": 10, "keypoint_steps": 600, "pixel_steps": 2000,
@@ -257,10 +273,13 @@ class GoalDistance(Callback):
 
 
 class StateMPC:
-    """MPC over the state ensemble with PushCube's batched reward (the privileged reference arm)."""
+    """MPC over the state ensemble with PushCube's batched (planning) reward: the privileged reference arm."""
 
-    def __init__(self, model, planner: PlannerConfig, seed: int) -> None:  # noqa: ANN001
-        self.model, self.reward = model.eval(), PushCubeTask().batch_reward
+    def __init__(self, model, planner: PlannerConfig, seed: int,  # noqa: ANN001
+                 planning_reward: bool) -> None:
+        task = PushCubeTask()
+        self.model = model.eval()
+        self.reward = task.batch_planning_reward if planning_reward else task.batch_reward
         self.mpc = MPC(lambda s: model_objective(model, s, self.reward), planner, model.action_dim, seed)
 
     def reset(self) -> None:
@@ -331,13 +350,13 @@ def compute_costs(arm: str, agent, perception, obs: dict, planner: PlannerConfig
             "model_params": total_params}
 
 
-def run_seed(seed: int, data: dict, kp_ckpt: Path, sizes: dict, run_dir: Path) -> dict:
+def run_seed(seed: int, data: dict, kp_ckpt: Path, sizes: dict, run_dir: Path, setup: dict) -> dict:
     """Fit the three models on one seed, measure open-loop error, plan on held-out episodes."""
-    planner = PlannerConfig(**PLANNER)
+    planner = PlannerConfig(**setup["planner"])
     models, fit_s = {}, {}
     for arm, key in (("state", "state"), ("keypoints", "keypoints")):
         t0 = time.perf_counter()
-        config = {**ENSEMBLE, "train_steps": sizes["ensemble_steps"], "seed": seed}
+        config = {**ENSEMBLE, **setup["ensemble"], "train_steps": sizes["ensemble_steps"], "seed": seed}
         models[arm] = build(len(data["train"][0][key][0]), 2, config)
         fit(models[arm], transitions(data["train"], key), torch.Generator().manual_seed(seed))
         models[arm].eval()
@@ -354,13 +373,15 @@ def run_seed(seed: int, data: dict, kp_ckpt: Path, sizes: dict, run_dir: Path) -
     cells = {}
     for arm in ARMS:
         if arm == "state":
-            agent, perception, kwargs = StateMPC(models[arm], planner, seed), None, {"obs_mode": "state"}
+            agent = StateMPC(models[arm], planner, seed, setup["planning_reward"])
+            perception, kwargs = None, {"obs_mode": "state"}
         elif arm == "keypoints":
             perception = KeypointPerception(str(kp_ckpt))
-            agent, kwargs = KeypointMPCAgent(models[arm], perception.model.names, planner, seed), {}
+            reward = keypoint_planning_reward if setup["planning_reward"] else keypoint_reward
+            agent, kwargs = KeypointMPCAgent(models[arm], perception.model.names, planner, seed, reward), {}
         else:
             agent, perception, kwargs = PixelMPCAgent(models[arm], planner, seed=seed), None, {}
-        env = envs.make(ENV_ID, **{**IMAGE_KW, **kwargs})
+        env = envs.make(ENV_ID, **{**IMAGE_KW, "horizon": setup["test_horizon"], **kwargs})
         obs, _ = env.reset(seed=VAL_START)
         costs = compute_costs(arm, agent, perception, obs, planner)
         timed_agent = Timed(agent, "act")
@@ -471,6 +492,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 (quick: 0)")
     parser.add_argument("--out", type=Path, help=f"default {OUT} (quick: under {RUNS})")
     parser.add_argument("--pixel-steps", type=int, help="the pixel model's Adam steps (default 2000)")
+    parser.add_argument("--setup", choices=list(SETUPS), default="icem", help="how every arm plans")
     parser.add_argument("--replot", action="store_true", help="only redraw the table and plot from the JSON")
     args = parser.parse_args()
     if args.replot:
@@ -484,8 +506,8 @@ def main() -> None:
     if args.pixel_steps:
         sizes["pixel_steps"] = args.pixel_steps
     seeds = tuple(args.seeds or sizes["seeds"])
-    out = args.out or (RUNS / "quick" if args.quick else OUT)
-    run_dir = RUNS / ("quick" if args.quick else f"pixel_steps_{sizes['pixel_steps']}")
+    out = args.out or (RUNS / "quick" if args.quick else OUT / args.setup)
+    run_dir = RUNS / ("quick" if args.quick else f"{args.setup}_pixel_steps_{sizes['pixel_steps']}")
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = {"train": collect(range(sizes["train_episodes"])),
@@ -500,9 +522,12 @@ def main() -> None:
     for split in ("train", "val"):
         keypoint_states(perception, data[split])
         data[f"pix_{split}"] = pixel_episodes(data[split], PixelModelConfig().image_size)
-    runs = [run_seed(s, data, kp_ckpt, sizes, run_dir) for s in seeds]
+    runs = [run_seed(s, data, kp_ckpt, sizes, run_dir, SETUPS[args.setup]) for s in seeds]
     rows = summarize(runs)
-    config = {"env_id": ENV_ID, "env_kwargs": IMAGE_KW, "planner": PLANNER, "ensemble": ENSEMBLE,
+    setup = SETUPS[args.setup]
+    config = {"env_id": ENV_ID, "env_kwargs": IMAGE_KW, "setup": args.setup, "planner": setup["planner"],
+              "ensemble": {**ENSEMBLE, **setup["ensemble"]}, "planning_reward": setup["planning_reward"],
+              "test_horizon": setup["test_horizon"],
               "pixel_model": vars(PixelModelConfig(**PIXEL, train_steps=sizes["pixel_steps"])),
               "sizes": sizes,
               "seeds": list(seeds), "training_seeds": [0, sizes["train_episodes"]],
