@@ -209,7 +209,7 @@ class FixedPlan:
 
 def test_mpc_executes_only_the_first_action_and_warm_starts_from_the_shifted_plan() -> None:
     target = torch.linspace(-0.8, 0.8, 6)[:, None].repeat(1, 2)
-    mpc = MPC(FixedPlan(target), PlannerConfig(horizon=6, samples=300, iterations=20, elites=30), 2)
+    mpc = MPC(FixedPlan(target), PlannerConfig("cem", horizon=6, samples=300, iterations=20, elites=30), 2)
     action = mpc.act(np.zeros(3))
     np.testing.assert_allclose(action, mpc.plan[0].numpy())
     assert torch.allclose(mpc.plan, target, atol=0.05)

@@ -44,7 +44,7 @@ class WorldModelConfig:
     weight_decay: float = 1e-5
     batch_size: int = 256
     train_steps: int = 300  # gradient steps per fit (the model-based loop refits after each round)
-    nll_beta: float = 0.0  # ensemble: beta-NLL, each sample weighted by var^beta (0: plain NLL, 1: MSE-like)
+    nll_beta: float = 0.5  # ensemble: beta-NLL, each sample weighted by var^beta (0: plain NLL, 1: MSE-like)
     learn_reward: bool = False  # predict the reward too (for tasks without a batched reward)
     propagation: str = "one"  # planning: one (sequence i -> member i mod E) | all (every member, every one)
     seed: int = 0

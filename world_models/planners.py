@@ -25,7 +25,7 @@ class PlanningError(ConfigError):
 class PlannerConfig:
     """How MPC searches (``agent.planner``): the method, horizon H and sample budget."""
 
-    method: str = "cem"  # cem | icem | mppi | random_shooting
+    method: str = "icem"  # icem | cem | mppi | random_shooting
     horizon: int = 15  # H, steps planned ahead
     samples: int = 500  # N sequences per iteration
     iterations: int = 3  # refinements per plan (random shooting: samples are drawn once)

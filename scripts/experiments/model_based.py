@@ -55,16 +55,20 @@ class Cell:
 
 CELLS = [
     Cell("mpc_reach", "mpc", REACH, {"total_steps": 600, "explore_steps": 100, "fit_every": 100,
-                                     "eval_every": 100, "world_model": {"propagation": "all"},
-                                     "planner": PLANNER}),
+                                     "eval_every": 100, "planner": PLANNER,
+                                     "world_model": {"propagation": "all", "nll_beta": 0.0}}),
     Cell("mpc_reach_one_member", "mpc", REACH, {  # the benchmark's planner: 20+ plans/s on 2 cores
         "total_steps": 600, "explore_steps": 100, "fit_every": 100, "eval_every": 100,
-        "world_model": {"propagation": "one"},
+        "world_model": {"propagation": "one", "nll_beta": 0.0},
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+    Cell("mpc_reach_icem_beta_nll", "mpc", REACH, {  # PushCube's recipe on Reach
+        "total_steps": 600, "explore_steps": 100, "fit_every": 100, "eval_every": 100,
+        "world_model": {"propagation": "one", "nll_beta": 0.5},
+        "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
     Cell("sac_reach", "sac", REACH, {"total_steps": 10_000, "eval_every": 1000}),
     Cell("mpc_push_cube", "mpc", PUSH_CUBE, {
         "total_steps": 6000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,
-        "world_model": {"hidden": [128, 128], "propagation": "one"},
+        "world_model": {"hidden": [128, 128], "propagation": "one", "nll_beta": 0.0},
         "planner": {"method": "cem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
     Cell("mpc_push_cube_icem", "mpc", PUSH_CUBE, {  # iCEM solves PushCube over the simulator (cem: 30%)
         "total_steps": 12_000, "explore_steps": 300, "fit_every": 300, "eval_every": 1000,

@@ -53,7 +53,8 @@ STEPS = (1, 5, 10)  # open-loop prediction horizons
 MODELS = {
     "graph": {"kind": "graph", "hidden": [32], "message_passing": 3, "radius": 0.04,
               "batch_size": 64, "train_steps": 3000},
-    "ensemble": {"kind": "ensemble", "members": 5, "hidden": [128, 128], "train_steps": 3000},
+    "ensemble": {"kind": "ensemble", "members": 5, "hidden": [128, 128], "train_steps": 3000,
+                 "nll_beta": 0.0},
 }
 PLANNER = {"method": "cem", "horizon": 8, "samples": 100, "iterations": 2, "elites": 10}
 SIM_SAMPLES = 32  # the simulator planner's samples: one env step per sample and horizon step

@@ -83,7 +83,7 @@ SETUPS = {  # how every arm plans; the pixel arm always scores its learned rewar
     "icem": {"planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50},
              "ensemble": {"nll_beta": 0.5}, "planning_reward": True, "test_horizon": 150},
     "cem": {"planner": {"method": "cem", "horizon": 10, "samples": 300, "iterations": 3, "elites": 30},
-            "ensemble": {}, "planning_reward": False, "test_horizon": HORIZON},
+            "ensemble": {"nll_beta": 0.0}, "planning_reward": False, "test_horizon": HORIZON},
 }
 PIXEL = {"learning_rate": 3e-3}  # 1e-3 had not left the mean-image plateau after 400 steps; 3e-3 had
 ARMS = ("state", "keypoints", "pixels")
