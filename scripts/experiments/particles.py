@@ -162,7 +162,8 @@ def run_seed(seed: int, args: argparse.Namespace, held_out: list[dict], plan_see
     n_particles = env.unwrapped.task.n_particles
     out: dict[str, Any] = {"seed": seed, "transitions": len(data["states"]), "models": {}}
     for name, options in MODELS.items():
-        cfg = WorldModelConfig(**{**options, "seed": seed,
+        beta = {"nll_beta": args.nll_beta} if options["kind"] == "ensemble" else {}
+        cfg = WorldModelConfig(**{**options, **beta, "seed": seed,
                                   "train_steps": args.train_steps or options["train_steps"]})
         model = build(env.observation_space.shape[0], 2, cfg)
         check_model_fits(model, env)
@@ -171,8 +172,7 @@ def run_seed(seed: int, args: argparse.Namespace, held_out: list[dict], plan_see
         fit_s = time.perf_counter() - started
         model.eval()
         started = time.perf_counter()
-        agent = ModelMPC(model, task_reward(env), PlannerConfig(**{**PLANNER, "horizon": args.plan_horizon}),
-                         seed)
+        agent = ModelMPC(model, task_reward(env), PlannerConfig(**planner_options(args)), seed)
         planning = plan_with(agent, env, plan_seeds)
         out["models"][name] = {"fit_s": fit_s, "train_mse": scalars["model_mse"],
                                "error_mm": open_loop_errors(model, held_out, n_particles),
@@ -182,12 +182,17 @@ def run_seed(seed: int, args: argparse.Namespace, held_out: list[dict], plan_see
     return out
 
 
+def planner_options(args: argparse.Namespace) -> dict:
+    """``PLANNER`` with the command line's method and look-ahead."""
+    return {**PLANNER, "method": args.planner_method, "horizon": args.plan_horizon}
+
+
 def reference_planners(plan_seeds: list[int], args: argparse.Namespace) -> dict:
     """The simulator planner and the scripted expert on the planning episodes."""
     env = make_env(horizon=args.plan_steps)
     started = time.perf_counter()
     elites = min(PLANNER["elites"], max(1, args.sim_samples // 4))
-    planner = {**PLANNER, "horizon": args.plan_horizon, "samples": args.sim_samples, "elites": elites}
+    planner = {**planner_options(args), "samples": args.sim_samples, "elites": elites}
     sim = SimulatorPlanner(env, PlannerConfig(**planner), seed=0)
     out = {"simulator": plan_with(sim, env, plan_seeds[:args.sim_episodes])}
     out["simulator"]["plan_s"] = time.perf_counter() - started
@@ -263,6 +268,10 @@ def main() -> None:
     parser.add_argument("--plan-episodes", type=int, default=5, help="planning episodes per seed and model")
     parser.add_argument("--plan-steps", type=int, default=150, help="length of a planning episode")
     parser.add_argument("--plan-horizon", type=int, default=PLANNER["horizon"], help="CEM's look-ahead H")
+    parser.add_argument("--planner-method", default=PLANNER["method"], choices=["cem", "icem", "mppi"],
+                        help="every planner's method, the simulator's included")
+    parser.add_argument("--nll-beta", type=float, default=MODELS["ensemble"]["nll_beta"],
+                        help="the ensemble's beta-NLL (0: plain NLL)")
     parser.add_argument("--sim-episodes", type=int, default=3)
     parser.add_argument("--sim-samples", type=int, default=SIM_SAMPLES)
     parser.add_argument("--train-steps", type=int, default=0, help="override both models' (0: keep)")
@@ -284,8 +293,9 @@ def main() -> None:
     references = reference_planners(plan_seeds, args)
     rows = summarize(runs, references)
     args.out.mkdir(parents=True, exist_ok=True)
-    record = {"env_id": ENV_ID, "backend": "mujoco", "seeds": args.seeds, "models": MODELS,
-              "planner": {**PLANNER, "horizon": args.plan_horizon},
+    models = {**MODELS, "ensemble": {**MODELS["ensemble"], "nll_beta": args.nll_beta}}
+    record = {"env_id": ENV_ID, "backend": "mujoco", "seeds": args.seeds, "models": models,
+              "planner": planner_options(args),
               "args": {k: str(v) for k, v in vars(args).items()},
               "baseline_error_mm": baseline, "summary": rows, "runs": runs, "references": references,
               "minutes": (time.perf_counter() - started) / 60}
