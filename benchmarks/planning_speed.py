@@ -34,6 +34,7 @@ CASES = [  # (MLP widths, planner, iterations, propagation)
     ([64, 64], "cem", 3, "one"), ([64, 64], "mppi", 3, "one"), ([64, 64], "cem", 5, "one"),
     ([64, 64], "mppi", 5, "one"), ([64, 64], "random_shooting", 1, "all"),
     ([200, 200], "cem", 3, "all"), ([200, 200], "cem", 3, "one"), ([200, 200], "mppi", 3, "one"),
+    ([64, 64], "icem", 3, "one"), ([128, 128], "icem", 3, "one"),  # the default; PushCube's widths
 ]
 
 
