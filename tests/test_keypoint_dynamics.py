@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401
+import envs
+from agents import TrainingSource, find_method, load_agent, make_config
 from agents.experts import PushCubeExpert
 from envs import ConfigError
 from envs.tasks.push_cube import PushCubeState, PushCubeTask
+from perception import make_perception
+from perception.heatmap import ImageNormalization
+from perception.keypoints import KeypointModel
 from perception.targets import KEYPOINT_NAMES, push_cube_keypoints
 from world_models.dynamics import build, fit
 from world_models.keypoint_dynamics import (
@@ -24,6 +28,7 @@ from world_models.objectives import model_objective
 from world_models.planners import PlannerConfig
 
 torch.set_num_threads(1)
+PUSH_CUBE = "roboloop/PushCube-v0"
 
 
 def true_keypoint_state(state: np.ndarray) -> np.ndarray:
@@ -118,3 +123,48 @@ def test_the_keypoint_mpc_agent_plans_from_perception_features() -> None:
     agent.reset()
     action = agent.act({"keypoints_world": push_cube_keypoints(state), "proprio": state[:4]})
     assert action.shape == (2,) and action.dtype == np.float32 and np.abs(action).max() <= 1
+
+
+def keypoint_checkpoint(tmp_path, size: int = 48) -> str:
+    """An untrained PushCube keypoint model for the top camera at ``size`` (the loop's perception)."""
+    env = gym.make("roboloop/PushCube-v0", obs_mode="rgb+depth", image_size=size, horizon=3)
+    env.reset(seed=0)
+    p = env.unwrapped.camera_params("top")
+    env.close()
+    stored = {"intrinsics": p.intrinsics.tolist(), "extrinsics": p.extrinsics.tolist(), "width": size,
+              "height": size, "near": p.near, "far": p.far}
+    torch.manual_seed(0)
+    model = KeypointModel(KEYPOINT_NAMES, ImageNormalization(0.8, 0.05), (8, 8, 8))
+    path = tmp_path / "kp.pt"
+    torch.save(model.checkpoint({"image_size": size, "camera": "top", "camera_params": stored}), path)
+    return str(path)
+
+
+def test_model_based_rl_online_over_keypoint_perception(tmp_path) -> None:
+    """agent.state=keypoints: the loop collects, fits and plans on the 12-d keypoint state from pixels."""
+    kwargs = {"obs_mode": "rgb+depth", "image_size": 48, "horizon": 10}
+    perception = make_perception({"name": "keypoints", "checkpoint": keypoint_checkpoint(tmp_path)})
+    source = TrainingSource(PUSH_CUBE, kwargs, perception=perception, progress=False, run_dir=tmp_path)
+    config = make_config("mpc", {"state": "keypoints", "total_steps": 20, "explore_steps": 10,
+                                 "fit_every": 10, "eval_every": 20, "eval_episodes": 1,
+                                 "planner": {"horizon": 3, "samples": 16, "iterations": 2, "elites": 4},
+                                 "world_model": {"kind": "mlp", "hidden": [8], "train_steps": 5}})
+    agent = find_method("mpc").fit(config, source)
+    assert agent.model.state_dim == STATE_DIM and agent.meta.extra["transitions"] == 20
+    assert agent.representation.reward is keypoint_planning_reward
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
+    agent.save(tmp_path / "checkpoint.pt")
+    loaded = load_agent(tmp_path / "checkpoint.pt")
+    env = envs.make(PUSH_CUBE, **kwargs)
+    obs, _ = env.reset(seed=100_000)
+    env.close()
+    features = perception(obs)
+    agent.reset(), loaded.reset()
+    np.testing.assert_array_equal(agent.act(features), loaded.act(features))  # names travel in the checkpoint
+    with pytest.raises(ConfigError, match="perception=keypoints"):
+        find_method("mpc").fit(config, TrainingSource(PUSH_CUBE, kwargs, progress=False))
+    with pytest.raises(ConfigError, match="agent.state=keypoints"):  # pixels without the keypoint state
+        find_method("mpc").fit(make_config("mpc", {"total_steps": 20, "explore_steps": 10}),
+                               TrainingSource(PUSH_CUBE, kwargs, perception=perception, progress=False))
+    with pytest.raises(ConfigError, match="valid choices"):
+        make_config("mpc", {"state": "pixels"})

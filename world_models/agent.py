@@ -6,6 +6,11 @@ with the configured planner over the model's predicted return (the task's batche
 model's learned reward head) and executes the first action.
 
     python scripts/train.py agent=mpc world_model=ensemble env=reach
+    python scripts/train.py agent=mpc env=push_cube agent.state=keypoints perception=keypoints \
+        perception.checkpoint=<keypoints.pt> env.kwargs.obs_mode=rgb+depth "env.kwargs.cameras=[top]"
+
+``agent.state`` picks what the model predicts and the planner scores (``world_models/representations.py``):
+the env's state vector, or the state built from keypoint perception's features.
 """
 
 from dataclasses import dataclass, field
@@ -18,9 +23,10 @@ from agents.meta import AgentMeta
 from envs.errors import ConfigError
 from loop.protocols import Features
 from world_models.dynamics import DynamicsModel, WorldModelConfig, build
-from world_models.mpc import MPC, state_of
-from world_models.objectives import RewardFn, model_objective
+from world_models.mpc import MPC
+from world_models.objectives import model_objective
 from world_models.planners import PlannerConfig
+from world_models.representations import STATES, Representation, env_state, keypoint_representation
 
 
 @dataclass
@@ -36,6 +42,7 @@ class MPCConfig:
     eval_every: int = 500  # env steps between validation points (0: only at the end)
     eval_episodes: int = 10  # validation episodes per point (seeds 90000+)
     horizon: int | None = None  # training episodes' length (None: the env's own)
+    state: str = "env"  # what is planned over: env (the state vector) | keypoints (perception=keypoints)
     seed: int = 0  # exploration, bootstraps, planner samples
 
     def __post_init__(self) -> None:
@@ -50,13 +57,15 @@ class MPCConfig:
         if not 1 <= self.explore_steps <= self.total_steps:
             raise ConfigError(f"MPCConfig.explore_steps must be in [1, total_steps={self.total_steps}], "
                               f"got {self.explore_steps}")
+        if self.state not in STATES:
+            raise ConfigError(f"MPCConfig.state={self.state!r}; valid choices: {list(STATES)}")
         if self.action_noise < 0 or self.eval_every < 0:
             raise ConfigError(f"MPCConfig needs action_noise >= 0 and eval_every >= 0, got "
                               f"{self.action_noise} and {self.eval_every}")
 
 
 class MPCAgent(Learner):
-    """Replans each step over ``model`` with the task's batched reward (or the learned one)."""
+    """Replans each step over ``model`` with the representation's batched reward (or the learned one)."""
 
     method = "mpc"
     config_class = MPCConfig
@@ -65,11 +74,16 @@ class MPCAgent(Learner):
     data_parallel = True  # torchrun: every rank collects the same episodes; the model's fits are split
 
     def __init__(self, config: MPCConfig, meta: AgentMeta, model: DynamicsModel,
-                 reward_fn: RewardFn | None) -> None:
+                 representation: Representation) -> None:
         super().__init__(config, meta)
-        self.model, self.reward_fn = model, reward_fn
+        self.model, self.representation = model, representation
+        self.reward_fn = None if config.world_model.learn_reward else representation.reward
+        if self.reward_fn is None and not config.world_model.learn_reward:
+            raise ConfigError(f"{meta.env_id} defines no batched reward for the {representation.name} state; "
+                              "set world_model.learn_reward=true to learn one")
         self.training: dict[str, Any] | None = None  # the model-based loop's state, for last.pt
         self.model.eval()
+        reward_fn = self.reward_fn
         self.mpc = MPC(lambda s: model_objective(model, s, reward_fn), config.planner, model.action_dim,
                        config.seed)
 
@@ -86,12 +100,14 @@ class MPCAgent(Learner):
 
     def act(self, features: Features) -> np.ndarray:
         """The first action of the plan from this state."""
-        return self.mpc.act(state_of(features))
+        return self.mpc.act(self.representation.vector(features))
 
     def state(self) -> dict[str, Any]:
         """The model's weights and normalizer statistics, its sizes (and the loop's state in last.pt)."""
         state = {"model": self.model.state_dict(), "state_dim": self.model.state_dim,
                  "action_dim": self.model.action_dim}
+        if self.representation.keypoint_names is not None:
+            state["keypoint_names"] = list(self.representation.keypoint_names)
         return state if self.training is None else {**state, "training": self.training}
 
     @classmethod
@@ -99,20 +115,19 @@ class MPCAgent(Learner):
         """Rebuild from a checkpoint; the reward comes from the task again (it is code, not weights)."""
         model = build(state["state_dim"], state["action_dim"], config.world_model)
         model.load_state_dict(state["model"])
-        return cls(config, meta, model, reward_for(meta.env_id, meta.env_kwargs, config))
+        if config.state == "keypoints":
+            representation = keypoint_representation(meta.env_id, state["keypoint_names"])
+        else:
+            representation = env_representation(meta.env_id, meta.env_kwargs)
+        return cls(config, meta, model, representation)
 
 
-def reward_for(env_id: str, env_kwargs: dict, config: MPCConfig) -> RewardFn | None:
-    """The task's batched reward, or None to use the learned reward head (refused if there is none)."""
+def env_representation(env_id: str, env_kwargs: dict) -> Representation:
+    """The env's state and the task's batched reward, read from a fresh env of this id and kwargs."""
     import envs
-    from world_models.objectives import task_reward
 
     env = envs.make(env_id, **env_kwargs)
     try:
-        fn = task_reward(env)
+        return env_state(env)
     finally:
         env.close()
-    if fn is None and not config.world_model.learn_reward:
-        raise ConfigError(f"{env_id} defines no batched reward (batch_reward); set "
-                          "world_model.learn_reward=true to learn one")
-    return None if config.world_model.learn_reward else fn

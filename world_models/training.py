@@ -12,6 +12,7 @@ written to the run directory. ``fit`` returns the final agent (the model trained
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +32,47 @@ from loop.seeds import VALIDATION_SEEDS
 from world_models.agent import MPCAgent, MPCConfig
 from world_models.dynamics import build, fit, make_optimizer
 from world_models.mpc import state_of
-from world_models.objectives import check_model_fits, task_reward
+from world_models.representations import check_fits, make_representation
 
 FIELDS = ("states", "actions", "next_states", "rewards")
 
 
 class Transitions(Callback):
-    """Every step's (state, action, next state, reward), as the loop's callback sees them."""
+    """Every step's (state, action, next state, reward), as the loop's callback sees them.
 
-    def __init__(self, data: dict[str, torch.Tensor] | None = None) -> None:
+    Without ``perception`` the state is ``vector`` of the observation (the env's state vector).
+    With it, the state is ``vector`` of the perception's features: a step's next state is the next
+    step's features, and the episode's last one is what the perception makes of the final
+    observation (the call the next step would have made).
+    """
+
+    def __init__(self, data: dict[str, torch.Tensor] | None = None,
+                 vector: Callable[[Features], np.ndarray] = state_of, perception: Any = None) -> None:
         self.rows: dict[str, list] = {k: [] if data is None else list(data[k].numpy()) for k in FIELDS}
+        self.vector, self.perception = vector, perception
+        self._pending: tuple | None = None  # (state, action, reward, next_obs) awaiting its next state
 
     def on_step(self, step: Step) -> None:
-        """Store the transition."""
-        for key, value in zip(FIELDS, (state_of(step.obs), np.asarray(step.action, np.float32),
-                                       state_of(step.next_obs), np.float32(step.reward)), strict=True):
+        """Store the transition (with perception: the previous one, now that its next state is known)."""
+        action, reward = np.asarray(step.action, np.float32), np.float32(step.reward)
+        if self.perception is None:
+            self._append(self.vector(step.obs), action, self.vector(step.next_obs), reward)
+            return
+        state = self.vector(step.features)
+        if self._pending is not None:
+            self._append(*self._pending[:2], state, self._pending[2])
+        self._pending = (state, action, reward, step.next_obs)
+
+    def on_episode_end(self, result: Any) -> None:
+        """With perception, close the last transition on the final observation's features."""
+        if self._pending is not None:
+            state, action, reward, next_obs = self._pending
+            self._append(state, action, self.vector(self.perception(next_obs)), reward)
+            self._pending = None
+
+    def _append(self, state: np.ndarray, action: np.ndarray, next_state: np.ndarray,
+                reward: np.float32) -> None:
+        for key, value in zip(FIELDS, (state, action, next_state, reward), strict=True):
             self.rows[key].append(value)
 
     def __len__(self) -> int:
@@ -79,17 +106,13 @@ def train(config: MPCConfig, source: TrainingSource) -> MPCAgent:
     """Run the loop until ``total_steps`` env steps (whole episodes) were collected."""
     env = source.make_env(**({"horizon": config.horizon} if config.horizon else {}))
     eval_env = source.make_env()
-    obs_space, act_space = env.observation_space, env.action_space
-    if not hasattr(obs_space, "shape") or obs_space.shape is None or len(obs_space.shape) != 1:
-        raise ConfigError(f"agent=mpc plans over the state vector: make the env with obs_mode=state "
-                          f"(got observation space {obs_space})")
-    model = build(obs_space.shape[0], int(np.prod(act_space.shape or (0,))), config.world_model)
-    check_model_fits(model, env)
-    reward_fn = None if config.world_model.learn_reward else task_reward(env)
-    if reward_fn is None and not config.world_model.learn_reward:
+    representation = make_representation(config.state, env, source.perception)
+    model = build(representation.dim, int(np.prod(env.action_space.shape or (0,))), config.world_model)
+    check_fits(model, representation, env)
+    if representation.reward is None and not config.world_model.learn_reward:
         raise ConfigError(f"{source.env_id} defines no batched reward (batch_reward); set "
                           "world_model.learn_reward=true to learn one")
-    run = _Run(config, source, model, reward_fn)
+    run = _Run(config, source, model, representation)
     if source.resume:
         run.restore()
     bar = tqdm(total=config.total_steps, initial=run.steps, desc="train mpc", unit="step",
@@ -113,12 +136,13 @@ def train(config: MPCConfig, source: TrainingSource) -> MPCAgent:
 class _Run:
     """The loop's state: the model, its optimizer, the data, the generators, the curve."""
 
-    def __init__(self, config: MPCConfig, source: TrainingSource, model: Any, reward_fn: Any) -> None:
-        self.config, self.source, self.model, self.reward_fn = config, source, model, reward_fn
+    def __init__(self, config: MPCConfig, source: TrainingSource, model: Any, representation: Any) -> None:
+        self.config, self.source, self.model, self.representation = config, source, model, representation
         self.optimizer = make_optimizer(model)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
-        self.data = Transitions()
+        self.perception = None if representation.name == "env" else source.perception
+        self.data = Transitions(vector=representation.vector, perception=self.perception)
         self.steps, self.episodes, self.fitted_at, self.fits = 0, 0, 0, 0
         self.next_eval = config.eval_every or None
         self.curve: list[dict] = []
@@ -136,7 +160,7 @@ class _Run:
         meta = self.source.meta(MPCAgent.method, MPCAgent.training_kind(), [(first, first + self.episodes)],
                                 env_steps=self.steps, episodes=self.episodes, model_fits=self.fits,
                                 transitions=len(self.data))
-        return MPCAgent(self.config, meta, self.model, self.reward_fn)
+        return MPCAgent(self.config, meta, self.model, self.representation)
 
     def episode(self, env: Any) -> None:
         """One training episode on the next seed; refits the model when enough new steps arrived."""
@@ -202,7 +226,7 @@ class _Run:
         t = state["training"]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(t["optimizer"])
-        self.data = Transitions(t["data"])
+        self.data = Transitions(t["data"], self.representation.vector, self.perception)
         self.steps, self.episodes = t["steps"], t["episodes"]
         self.fitted_at, self.fits = t["fitted_at"], t["fits"]
         self.generator.set_state(t["generator"])

@@ -5,6 +5,7 @@
     python scripts/experiments/model_based.py --cells mpc_push_cube_icem --seeds 1  # seeds run in parallel
     python scripts/experiments/model_based.py --quick            # a minute or two: checks the pipeline
     python scripts/experiments/model_based.py --cells mpc_push_cube_icem --resume --total-steps 15000
+    python scripts/experiments/model_based.py --cells mpc_push_cube_keypoints --keypoints <keypoints.pt>
 
 Both methods train through ``agents`` (the Learner interface scripts/train.py uses) and are
 validated on the same held-out validation seeds (90000+, never trained on) every ``eval_every``
@@ -31,6 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import envs  # noqa: E402,F401
 from agents import TrainingSource, find_method, make_config  # noqa: E402
 from dataset import atomic_write_text  # noqa: E402
+from envs.errors import ConfigError  # noqa: E402
+from perception import make_perception  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from online_results import per_seed, pooled, test_figures  # noqa: E402
@@ -38,6 +41,8 @@ from online_results import per_seed, pooled, test_figures  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results"
 RUNS = ROOT / "runs" / "experiments" / "model_based"
+# the PushCube keypoint model representation.py trains (600 steps on 1,243 top-camera frames)
+KEYPOINTS = ROOT / "runs" / "experiments" / "representation" / "icem_pixel_steps_2000" / "keypoints.pt"
 REACH, PUSH_CUBE = "roboloop/Reach-v0", "roboloop/PushCube-v0"
 PLANNER = {"method": "cem", "horizon": 10, "samples": 200, "iterations": 3, "elites": 20}
 
@@ -51,6 +56,7 @@ class Cell:
     env_id: str
     options: dict = field(default_factory=dict)
     env_kwargs: dict = field(default_factory=lambda: {"backend": "mujoco", "obs_mode": "state"})
+    perception: str | None = None  # "keypoints": KeypointPerception of --keypoints in the loop
 
 
 CELLS = [
@@ -75,12 +81,19 @@ CELLS = [
         # beta-NLL: plain NLL left the cube's motion no better predicted than "it stays put"
         "world_model": {"hidden": [128, 128], "propagation": "one", "nll_beta": 0.5},
         "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}}),
+    Cell("mpc_push_cube_keypoints", "mpc", PUSH_CUBE, {  # the same, planned over keypoints seen in images
+        "state": "keypoints", "total_steps": 12_000, "explore_steps": 300, "fit_every": 300,
+        "eval_every": 1000,
+        "world_model": {"hidden": [128, 128], "propagation": "one", "nll_beta": 0.5},
+        "planner": {"method": "icem", "horizon": 15, "samples": 500, "iterations": 3, "elites": 50}},
+        env_kwargs={"backend": "mujoco", "obs_mode": "rgb+depth", "cameras": ["top"]},
+        perception="keypoints"),
     Cell("sac_push_cube", "sac", PUSH_CUBE, {"total_steps": 20_000, "eval_every": 2000}),
 ]
 
 
 def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool, resume: bool = False,
-             total_steps: int | None = None) -> dict:
+             total_steps: int | None = None, keypoints: Path | None = None) -> dict:
     """Train one seed (validation curve on the way), then test it on held-out evaluation seeds.
 
     ``resume`` continues the seed's interrupted (or finished) run from its ``last.pt``, up to
@@ -100,15 +113,21 @@ def run_cell(cell: Cell, seed: int, runs: Path, test_episodes: int, quick: bool,
             options["learning_starts"] = 50
     if total_steps is not None:
         options["total_steps"] = total_steps
-    source = TrainingSource(cell.env_id, dict(cell.env_kwargs), progress=False, run_dir=run_dir,
-                            resume=resume)
+    perception = None
+    if cell.perception is not None:
+        if keypoints is None or not Path(keypoints).is_file():
+            raise ConfigError(f"cell {cell.name} plans over keypoints: pass --keypoints <checkpoint.pt> of a "
+                              "PushCube keypoint model (scripts/experiments/representation.py trains one)")
+        perception = make_perception({"name": cell.perception, "checkpoint": str(keypoints)})
+    source = TrainingSource(cell.env_id, dict(cell.env_kwargs), perception=perception, progress=False,
+                            run_dir=run_dir, resume=resume)
     agent = find_method(cell.method).fit(make_config(cell.method, options), source)
     train_s = time.perf_counter() - started
     curve = json.loads((run_dir / "learning_curve.json").read_text())
     if resume:  # the whole run's training time, the interrupted part included
         train_s = curve[-1]["seconds"]
     return {"seed": seed, "train_seconds": round(train_s, 1), "env_steps": curve[-1]["step"],
-            **test_figures(cell.env_id, cell.env_kwargs, agent, curve, test_episodes)}
+            **test_figures(cell.env_id, cell.env_kwargs, agent, curve, test_episodes, perception)}
 
 
 def summarize(cell: Cell, runs: list[dict]) -> dict:
@@ -166,6 +185,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue each seed from its last.pt")
     parser.add_argument("--total-steps", type=int, default=None,
                         help="env steps to train to, instead of the cell's (with --resume: extend a run)")
+    parser.add_argument("--keypoints", type=Path, default=KEYPOINTS,
+                        help="the keypoint model (checkpoint.pt) of cells that plan over keypoints")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +200,7 @@ def main() -> None:
         runs = []
         for seed in args.seeds:
             runs.append(run_cell(cell, seed, args.runs, 3 if args.quick else args.test_episodes, args.quick,
-                                 args.resume, args.total_steps))
+                                 args.resume, args.total_steps, args.keypoints))
             print(cell.name, {k: v for k, v in runs[-1].items() if k != "curve"}, flush=True)
         # Re-read: seeds of one cell may run in parallel processes; keep the other seeds' runs.
         previous = load()

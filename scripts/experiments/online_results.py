@@ -10,10 +10,11 @@ from loop import evaluate, wilson_interval
 from loop.evaluation import evaluation_seeds
 
 
-def test_figures(env_id: str, env_kwargs: dict, agent, curve: list[dict], episodes: int) -> dict:
+def test_figures(env_id: str, env_kwargs: dict, agent, curve: list[dict], episodes: int,
+                 perception=None) -> dict:  # noqa: ANN001
     """Held-out test success and return, and when validation first reached 90% (None if never)."""
     env = envs.make(env_id, **env_kwargs)
-    test = evaluate(env, agent, evaluation_seeds(episodes), progress=None)
+    test = evaluate(env, agent, evaluation_seeds(episodes), perception=perception, progress=None)
     env.close()
     reached = next((p for p in curve if p["success_rate"] >= 0.9), None)
     return {"test_success": test.success_rate, "test_success_ci95": list(test.success_ci95),
