@@ -5,7 +5,7 @@ import inspect
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -98,10 +98,8 @@ class TaskEnv(gym.Env):
         self.render_camera = render_camera or self.cameras[0]
         _check_choice("render_camera", self.render_camera, scene.cameras)
         self.obs_mode, self.render_mode = obs_mode, render_mode
-        self._state_only = obs_mode == "state"
-        self._vector_sensors = [s for s in self.sensors if not s.per_camera]
-        self._camera_sensors = [s for s in self.sensors if s.per_camera]
-        self._modalities = _modalities(self._camera_sensors)
+        self._layout = _SensorLayout.of(self.sensors)
+        self._state_only = self._layout.state_only
         self.horizon, self.image_size, self.render_size = horizon, image_size, render_size
         self.randomization = Randomization.from_dict(randomization)
         self._plain_state = self._state_only and not self.randomization.obs_noise  # fast path
@@ -133,9 +131,9 @@ class TaskEnv(gym.Env):
     def _make_observation_space(self) -> spaces.Space:
         if self._state_only:
             return SENSORS["state"].space(self)
-        items = {s.name: s.space(self) for s in self._vector_sensors}
+        items = {s.name: s.space(self) for s in self._layout.vectors}
         for cam in self.cameras:
-            items.update({f"{cam}_{s.name}": s.space(self) for s in self._camera_sensors})
+            items.update({f"{cam}_{s.name}": s.space(self) for s in self._layout.per_camera})
         return spaces.Dict(items)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -264,33 +262,27 @@ class TaskEnv(gym.Env):
         if not self._started:
             raise ResetNeededError("observe() before the first reset() has no scene to see; call "
                                    "env.reset() first")
-        sensors = self.sensors if obs_mode is None else _parse_obs_mode(obs_mode, privileged_state)
+        layout = (self._layout if obs_mode is None else
+                  _SensorLayout.of(_parse_obs_mode(obs_mode, privileged_state)))
         rng = copy.deepcopy(self.np_random.bit_generator.state)
         try:
-            return self._observe(self.scene.read(), sensors)
+            return self._observe(self.scene.read(), layout)
         finally:
             self.np_random.bit_generator.state = rng
 
-    def _observe(self, state: Any, sensors: list[Sensor] | None = None) -> Any:
-        if sensors is None or sensors is self.sensors:
-            if self._state_only:
-                return self.add_obs_noise(self.task.state_vector(state))
-            vectors, per_camera, modalities = self._vector_sensors, self._camera_sensors, self._modalities
-        else:
-            if sensors == [SENSORS["state"]]:
-                return self.add_obs_noise(self.task.state_vector(state))
-            vectors = [s for s in sensors if not s.per_camera]
-            per_camera = [s for s in sensors if s.per_camera]
-            modalities = _modalities(per_camera)
-        obs = {s.name: s.read(self, state, None, {}) for s in vectors}
+    def _observe(self, state: Any, layout: "_SensorLayout | None" = None) -> Any:
+        layout = layout or self._layout
+        if layout.state_only:
+            return self.add_obs_noise(self.task.state_vector(state))
+        obs = {s.name: s.read(self, state, None, {}) for s in layout.vectors}
         s = self.image_size
         for cam in self.cameras:
-            images = self.scene.render(cam, s, s, modalities) if modalities else {}
+            images = self.scene.render(cam, s, s, layout.modalities) if layout.modalities else {}
             if "depth" in images and self.randomization.depth_noise:
                 noisy = images["depth"] + self.np_random.normal(
                     0.0, self.randomization.depth_noise, images["depth"].shape)
                 images["depth"] = np.clip(noisy, 0.0, self.scene.far).astype(np.float32)
-            for sensor in per_camera:
+            for sensor in layout.per_camera:
                 obs[f"{cam}_{sensor.name}"] = sensor.read(self, state, cam, images)
         return obs
 
@@ -340,9 +332,22 @@ def _parse_obs_mode(obs_mode: str, privileged_state: bool | None) -> list[Sensor
     return [find_sensor(n) for n in vectors] + [find_sensor(p) for p in parts if p not in vectors]
 
 
-def _modalities(camera_sensors: list[Sensor]) -> tuple[str, ...]:
-    """The image modalities the scene must render for these per-camera sensors."""
-    return tuple(m for m in ("rgb", "depth", "segmentation") if any(m in s.renders for s in camera_sensors))
+class _SensorLayout(NamedTuple):
+    """An obs_mode's sensors sorted for observing: vector ones, per-camera ones, what to render."""
+
+    state_only: bool  # obs_mode "state": the (noisy) state vector, not a dict
+    vectors: tuple[Sensor, ...]
+    per_camera: tuple[Sensor, ...]
+    modalities: tuple[str, ...]  # the image modalities the scene must render for ``per_camera``
+
+    @classmethod
+    def of(cls, sensors: list[Sensor]) -> "_SensorLayout":
+        """The layout of ``_parse_obs_mode``'s sensors."""
+        per_camera = tuple(s for s in sensors if s.per_camera)
+        modalities = tuple(m for m in ("rgb", "depth", "segmentation")
+                           if any(m in s.renders for s in per_camera))
+        return cls(list(sensors) == [SENSORS["state"]], tuple(s for s in sensors if not s.per_camera),
+                   per_camera, modalities)
 
 
 def _parse_cameras(cameras: Any, available: tuple[str, ...]) -> tuple[str, ...]:
