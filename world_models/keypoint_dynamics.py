@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from envs.errors import ConfigError
-from envs.tasks.push_cube import GOAL_TOLERANCE, PRE_PUSH
+from envs.tasks.push_cube import batch_planning_reward_of, batch_reward_of
 from loop.protocols import Features
 from world_models.dynamics import DynamicsModel
 from world_models.mpc import MPC
@@ -46,10 +46,7 @@ def keypoint_state(keypoints_world: np.ndarray, names: Sequence[str], proprio: n
 
 def keypoint_reward(next_states, actions):  # noqa: ANN001, ANN201  (numpy or torch alike)
     """PushCube's reward (``PushCubeTask.batch_reward``) from keypoint states (..., 12) -> (...)."""
-    cube, goal, pusher = next_states[..., 0:2], next_states[..., 6:8], next_states[..., 8:10]
-    cube_goal = _norm(goal - cube)
-    return (-0.5 * _norm(cube - pusher) - 2.0 * cube_goal - 0.01 * (actions * actions).sum(-1)
-            + (cube_goal < GOAL_TOLERANCE) * 5.0)
+    return batch_reward_of(*_relative(next_states), actions)
 
 
 def keypoint_planning_reward(next_states, actions):  # noqa: ANN001, ANN201  (numpy or torch alike)
@@ -58,16 +55,13 @@ def keypoint_planning_reward(next_states, actions):  # noqa: ANN001, ANN201  (nu
     The pusher is pulled to the pre-push point ``PRE_PUSH`` behind the cube on the goal-cube line,
     not to the cube's centre, so that going around the cube first pays within a short look-ahead.
     """
-    cube, goal, pusher = next_states[..., 0:2], next_states[..., 6:8], next_states[..., 8:10]
-    goal_minus_cube = goal - cube
-    cube_goal = _norm(goal_minus_cube)
-    behind = cube - pusher - PRE_PUSH * goal_minus_cube / (cube_goal[..., None] + 1e-6)
-    return (-1.0 * _norm(behind) - 2.0 * cube_goal - 0.01 * (actions * actions).sum(-1)
-            + (cube_goal < GOAL_TOLERANCE) * 5.0)
+    return batch_planning_reward_of(*_relative(next_states), actions)
 
 
-def _norm(v):  # noqa: ANN001, ANN202
-    return (v * v).sum(-1) ** 0.5
+def _relative(states):  # noqa: ANN001, ANN202
+    """(cube - pusher, goal - cube) of keypoint states (..., 12): what PushCube's rewards read."""
+    cube, goal, pusher = states[..., 0:2], states[..., 6:8], states[..., 8:10]
+    return cube - pusher, goal - cube
 
 
 class KeypointMPCAgent:

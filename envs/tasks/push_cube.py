@@ -115,9 +115,7 @@ class PushCubeTask(TaskBase):
 
         Numpy arrays or torch tensors alike (shared operators only; the env layer never imports torch).
         """
-        cube_goal = _norm(states[..., 12:14])
-        return (-0.5 * _norm(states[..., 10:12]) - 2.0 * cube_goal
-                - 0.01 * (actions * actions).sum(-1) + (cube_goal < GOAL_TOLERANCE) * 5.0)
+        return batch_reward_of(states[..., 10:12], states[..., 12:14], actions)
 
     def batch_planning_reward(self, states: Any, actions: Any) -> Any:
         """A reward shaped for short-horizon planning, over a batch: (..., 14), (..., 2) -> (...).
@@ -128,15 +126,26 @@ class PushCubeTask(TaskBase):
         that moving to it and then pushing along the line both score. Planners use it
         (``world_models.objectives.task_reward``); the env's reward is unchanged.
         """
-        cube_minus_pusher, goal_minus_cube = states[..., 10:12], states[..., 12:14]
-        cube_goal = _norm(goal_minus_cube)
-        behind = cube_minus_pusher - PRE_PUSH * goal_minus_cube / (cube_goal[..., None] + 1e-6)
-        return (-1.0 * _norm(behind) - 2.0 * cube_goal
-                - 0.01 * (actions * actions).sum(-1) + (cube_goal < GOAL_TOLERANCE) * 5.0)
+        return batch_planning_reward_of(states[..., 10:12], states[..., 12:14], actions)
 
     def batch_success(self, states: Any) -> Any:
         """``outcome``'s success over a batch of state vectors (..., 14) -> bool (...)."""
         return _norm(states[..., 12:14]) < GOAL_TOLERANCE
+
+
+def batch_reward_of(cube_minus_pusher: Any, goal_minus_cube: Any, actions: Any) -> Any:
+    """``reward_terms`` summed, from the two relative vectors (..., 2) any state representation gives."""
+    cube_goal = _norm(goal_minus_cube)
+    return (-0.5 * _norm(cube_minus_pusher) - 2.0 * cube_goal
+            - 0.01 * (actions * actions).sum(-1) + (cube_goal < GOAL_TOLERANCE) * 5.0)
+
+
+def batch_planning_reward_of(cube_minus_pusher: Any, goal_minus_cube: Any, actions: Any) -> Any:
+    """``batch_planning_reward`` from the two relative vectors (..., 2) (the pre-push point's pull)."""
+    cube_goal = _norm(goal_minus_cube)
+    behind = cube_minus_pusher - PRE_PUSH * goal_minus_cube / (cube_goal[..., None] + 1e-6)
+    return (-1.0 * _norm(behind) - 2.0 * cube_goal
+            - 0.01 * (actions * actions).sum(-1) + (cube_goal < GOAL_TOLERANCE) * 5.0)
 
 
 def _norm(v: Any) -> Any:
