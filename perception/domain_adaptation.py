@@ -78,6 +78,13 @@ class DomainClassifier(nn.Module):
         return self.net(self.reversal(features)).squeeze(-1)
 
 
+def domain_loss(logits: torch.Tensor, n_source: int) -> tuple[torch.Tensor, float]:
+    """Cross-entropy of "is target" for (source first, then target) logits, and its accuracy."""
+    is_target = torch.cat([torch.zeros(n_source), torch.ones(len(logits) - n_source)])
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, is_target)
+    return loss, float(((logits.detach() > 0).float() == is_target).float().mean())
+
+
 @dataclass
 class AdversarialConfig:
     """The domain-adversarial part of a keypoint training run."""
@@ -129,10 +136,7 @@ class AdversarialKeypointLoss:
         logits, features = self.model.net.forward_with_features(self.model.norm.inputs(rgb, depth))
         truth = target_maps(self.model, self.source, batch, self.config.sigma)
         keypoint = heatmap_loss(logits[:len(batch)], truth)
-        domain_logits = self.classifier(features)
-        is_target = torch.cat([torch.zeros(len(batch)), torch.ones(n_target)])
-        domain = nn.functional.binary_cross_entropy_with_logits(domain_logits, is_target)
-        accuracy = float(((domain_logits.detach() > 0).float() == is_target).float().mean())
+        domain, accuracy = domain_loss(self.classifier(features), len(batch))
         self.last = {"keypoint_loss": float(keypoint.detach()), "domain_loss": float(domain.detach()),
                      "domain_accuracy": accuracy, "reversal_scale": self.classifier.reversal.scale}
         return keypoint + domain
@@ -173,10 +177,7 @@ class PointDomainAlignment(nn.Module):
         """Cross-entropy of "is target" on (source + target, G) features; the ramp advances one step."""
         self.reversal.scale = self.adversarial.scale(min(self.calls / self.steps, 1.0))
         self.calls += 1
-        logits = self.net(self.reversal(features)).squeeze(-1)
-        is_target = torch.cat([torch.zeros(n_source), torch.ones(len(features) - n_source)])
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, is_target)
-        accuracy = float(((logits.detach() > 0).float() == is_target).float().mean())
+        loss, accuracy = domain_loss(self.net(self.reversal(features)).squeeze(-1), n_source)
         return loss, {"domain_accuracy": accuracy, "reversal_scale": self.reversal.scale}
 
 

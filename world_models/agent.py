@@ -24,7 +24,7 @@ from envs.errors import ConfigError
 from loop.protocols import Features
 from world_models.dynamics import DynamicsModel, WorldModelConfig, build
 from world_models.mpc import MPC
-from world_models.objectives import model_objective
+from world_models.objectives import RewardFn, model_objective
 from world_models.planners import PlannerConfig
 from world_models.representations import STATES, Representation, env_state, keypoint_representation
 
@@ -77,13 +77,9 @@ class MPCAgent(Learner):
                  representation: Representation) -> None:
         super().__init__(config, meta)
         self.model, self.representation = model, representation
-        self.reward_fn = None if config.world_model.learn_reward else representation.reward
-        if self.reward_fn is None and not config.world_model.learn_reward:
-            raise ConfigError(f"{meta.env_id} defines no batched reward for the {representation.name} state; "
-                              "set world_model.learn_reward=true to learn one")
+        self.reward_fn = reward_fn = planning_reward(representation, config, meta.env_id)
         self.training: dict[str, Any] | None = None  # the model-based loop's state, for last.pt
         self.model.eval()
-        reward_fn = self.reward_fn
         self.mpc = MPC(lambda s: model_objective(model, s, reward_fn), config.planner, model.action_dim,
                        config.seed)
 
@@ -120,6 +116,16 @@ class MPCAgent(Learner):
         else:
             representation = env_representation(meta.env_id, meta.env_kwargs)
         return cls(config, meta, model, representation)
+
+
+def planning_reward(representation: Representation, config: MPCConfig, env_id: str) -> RewardFn | None:
+    """The representation's batched reward, or None for the learned reward head (refused if neither)."""
+    if config.world_model.learn_reward:
+        return None
+    if representation.reward is None:
+        raise ConfigError(f"{env_id} defines no batched reward for the {representation.name} state; set "
+                          "world_model.learn_reward=true to learn one")
+    return representation.reward
 
 
 def env_representation(env_id: str, env_kwargs: dict) -> Representation:

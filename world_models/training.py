@@ -29,7 +29,7 @@ from loop.evaluation import evaluate
 from loop.protocols import Callback, Features, Step
 from loop.rollout import rollout
 from loop.seeds import VALIDATION_SEEDS
-from world_models.agent import MPCAgent, MPCConfig
+from world_models.agent import MPCAgent, MPCConfig, planning_reward
 from world_models.dynamics import build, fit, make_optimizer
 from world_models.mpc import state_of
 from world_models.representations import check_fits, make_representation
@@ -109,9 +109,7 @@ def train(config: MPCConfig, source: TrainingSource) -> MPCAgent:
     representation = make_representation(config.state, env, source.perception)
     model = build(representation.dim, int(np.prod(env.action_space.shape or (0,))), config.world_model)
     check_fits(model, representation, env)
-    if representation.reward is None and not config.world_model.learn_reward:
-        raise ConfigError(f"{source.env_id} defines no batched reward (batch_reward); set "
-                          "world_model.learn_reward=true to learn one")
+    planning_reward(representation, config, source.env_id)  # refused before any episode, not after
     run = _Run(config, source, model, representation)
     if source.resume:
         run.restore()
